@@ -13,7 +13,7 @@
  * - writes: POST (create), PUT (replace), PUT .../status (the status subresource), DELETE, GET.
  *   For collections in `statusSubresource`, create and replace ignore `status` as Kubernetes does.
  *
- * Faults: `dropWatches()` (sockets destroyed mid-stream), `closeWatches()` (clean end, as at a
+ * Faults (each optionally limited to one collection path): `dropWatches()` (sockets destroyed mid-stream), `closeWatches()` (clean end, as at a
  * server-side timeout), `sendGone()` (ERROR 410 mid-stream, then end), `stallWatches()` (open
  * watches go silent: events stop reaching them, the connection stays), `compact()`, `failLists()`,
  * `hangLists()`, and `stop()`/`start()` for the whole server going away on the same port.
@@ -47,6 +47,8 @@ interface HistoryEntry {
 }
 
 interface WatchConn {
+  /** Request path, e.g. /api/v1/nodes: faults can target one collection. */
+  path: string;
   collection: string;
   namespace: string | null;
   selector: FieldSelector;
@@ -229,35 +231,38 @@ export class FakeApiServer {
   // Faults
 
   /** Destroys the sockets of every open watch, mid-stream. */
-  dropWatches(): void {
+  dropWatches(path?: string): void {
     for (const w of this.#watches) {
+      if (path !== undefined && w.path !== path) continue;
       w.closed = true;
       w.res.socket?.destroy();
+      this.#watches.delete(w);
     }
-    this.#watches.clear();
   }
 
   /** Ends every open watch cleanly, as a server-side watch timeout does. */
-  closeWatches(): void {
+  closeWatches(path?: string): void {
     for (const w of this.#watches) {
+      if (path !== undefined && w.path !== path) continue;
       w.closed = true;
       w.res.end();
+      this.#watches.delete(w);
     }
-    this.#watches.clear();
   }
 
   /** Sends an ERROR event with a 410 Status on every open watch, then ends it. */
-  sendGone(): void {
+  sendGone(path?: string): void {
     for (const w of this.#watches) {
+      if (path !== undefined && w.path !== path) continue;
       w.closed = true;
       w.res.end(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', 'too old resource version') }) + '\n');
+      this.#watches.delete(w);
     }
-    this.#watches.clear();
   }
 
   /** Open watches stop receiving anything; their connections stay open. New watches work. */
-  stallWatches(): void {
-    for (const w of this.#watches) w.stalled = true;
+  stallWatches(path?: string): void {
+    for (const w of this.#watches) if (path === undefined || w.path === path) w.stalled = true;
   }
 
   /** Sends a BOOKMARK at the current resourceVersion to watches that allow bookmarks. */
@@ -451,6 +456,7 @@ export class FakeApiServer {
     res.flushHeaders();
     const key = this.#collectionKey(route);
     const w: WatchConn = {
+      path: `/${route.prefix}/${route.namespace !== null ? `namespaces/${route.namespace}/` : ''}${route.plural}`,
       collection: key,
       namespace: route.namespace,
       selector,

@@ -155,8 +155,8 @@ export class SupervisedInformer<T extends KubernetesObject> {
       if (!live()) throw new Error('retired informer generation');
       this.#touch();
       this.#attempts = 0;
-      this.#o.onList(result.items ?? []);
       this.#synced = true;
+      this.#o.onList(result.items ?? []);
       return result;
     };
 

@@ -140,12 +140,6 @@ export interface Community {
   value: string;
 }
 
-export interface PrefixAdvertisement {
-  cidr: string;
-  /** Community names (from `communities`) or literal values. */
-  communities: readonly string[];
-}
-
 export const LogSeverity = ['Debug', 'Info', 'Warning', 'Error', 'Fatal'] as const;
 export type LogSeverity = (typeof LogSeverity)[number];
 
@@ -160,7 +154,6 @@ export interface BGPConfiguration extends Meta {
   serviceExternalIPs: readonly CidrEntry[];
   serviceLoadBalancerIPs: readonly CidrEntry[];
   communities: readonly Community[];
-  prefixAdvertisements: readonly PrefixAdvertisement[];
 }
 
 export interface SecretKeyRef {
@@ -170,18 +163,24 @@ export interface SecretKeyRef {
 
 export const FilterAction = ['Accept', 'Reject'] as const;
 export type FilterAction = (typeof FilterAction)[number];
-export const MatchOperator = ['Equal', 'NotEqual', 'In', 'NotIn'] as const;
+export const MatchOperator = ['Equal', 'In', 'NotIn'] as const;
 export type MatchOperator = (typeof MatchOperator)[number];
 
 /**
- * One import or export rule, like a rule of Calico's BGPFilter: the first rule that matches a
- * prefix decides; `In` matches the cidr and anything more specific within `prefixLength`.
+ * One import or export rule, like a rule of Calico's BGPFilter; the first rule that matches a
+ * route decides. `Equal` matches the prefix itself, `In` it and every more specific prefix inside
+ * it, `NotIn` every prefix outside it.
  */
 export interface FilterRule {
   action: FilterAction;
   cidr: string;
   matchOperator: MatchOperator;
-  prefixLength: { min: number | null; max: number | null } | null;
+  /**
+   * Optional community: a value (aa:nn, aa:nn:mm) or the name of one in BGPConfiguration
+   * communities. An import rule then matches only routes carrying it; an accepting export rule
+   * attaches it.
+   */
+  community: string | null;
 }
 
 export const SourceAddress = ['UseNodeIP', 'None'] as const;

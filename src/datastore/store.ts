@@ -37,7 +37,6 @@ export function effectiveBGPConfiguration(obj: BGPConfiguration | undefined): Ef
       serviceExternalIPs: [],
       serviceLoadBalancerIPs: [],
       communities: [],
-      prefixAdvertisements: [],
     };
   }
   const { kind: _k, name: _n, resourceVersion: _r, labels: _l, annotations: _a, ...spec } = obj;

@@ -12,7 +12,7 @@ import {
 } from './model.ts';
 import type {
   AddressWithPrefix, BGPConfiguration, BGPPeer, CidrEntry, Community, FilterRule, ModelObject, Node, NodeAddress, Pod,
-  PrefixAdvertisement, Secret,
+  Secret,
 } from './model.ts';
 import { isIPv4Dotted, parseAsNumber, parseCidr, parseDurationSeconds, parseHostPort } from './net.ts';
 import { parseSelector } from './selector.ts';
@@ -326,20 +326,6 @@ export function validateBGPConfiguration(raw: unknown): ValidationResult<BGPConf
     if (p) r.issue(['spec', 'communities', i, 'value'], p);
     else communities.push({ name, value });
   });
-  const names = new Set(communities.map((c) => c.name));
-  const prefixAdvertisements: PrefixAdvertisement[] = [];
-  r.list(raw, ['spec', 'prefixAdvertisements']).forEach((_, i) => {
-    const cidr = r.cidr(raw, ['spec', 'prefixAdvertisements', i, 'cidr'], true);
-    const list: string[] = [];
-    r.list(raw, ['spec', 'prefixAdvertisements', i, 'communities']).forEach((_, j) => {
-      const path = ['spec', 'prefixAdvertisements', i, 'communities', j];
-      const c = r.str(raw, path, true);
-      if (c === null) return;
-      if (!names.has(c) && communityProblem(c) !== null) r.issue(path, `'${c}' is neither a name from spec.communities nor a community value`);
-      else list.push(c);
-    });
-    if (cidr !== null) prefixAdvertisements.push({ cidr, communities: list });
-  });
   return finish(r, {
     kind: Kind.BGPConfiguration,
     name: m.name,
@@ -354,7 +340,6 @@ export function validateBGPConfiguration(raw: unknown): ValidationResult<BGPConf
     serviceExternalIPs: cidrEntries(r, raw, ['spec', 'serviceExternalIPs']),
     serviceLoadBalancerIPs: cidrEntries(r, raw, ['spec', 'serviceLoadBalancerIPs']),
     communities,
-    prefixAdvertisements,
   });
 }
 
@@ -363,18 +348,18 @@ function filterRules(r: FieldReader, raw: unknown, path: FieldPath): FilterRule[
   r.list(raw, path).forEach((_, i) => {
     const p = [...path, i];
     const cidr = r.cidr(raw, [...p, 'cidr'], true);
-    const action = r.oneOf(raw, [...p, 'action'], FilterAction, 'Accept');
     if (r.at(raw, [...p, 'action']) === undefined) r.issue([...p, 'action'], 'is required (Accept or Reject)');
+    if (r.at(raw, [...p, 'matchOperator']) === undefined) r.issue([...p, 'matchOperator'], 'is required (Equal, In or NotIn)');
+    const action = r.oneOf(raw, [...p, 'action'], FilterAction, 'Accept');
     const matchOperator = r.oneOf(raw, [...p, 'matchOperator'], MatchOperator, 'In');
-    let prefixLength: FilterRule['prefixLength'] = null;
-    if (r.obj(raw, [...p, 'prefixLength'])) {
-      const max = cidr !== null && cidr.includes(':') ? 128 : 32;
-      const lo = r.int(raw, [...p, 'prefixLength', 'min'], 0, max);
-      const hi = r.int(raw, [...p, 'prefixLength', 'max'], 0, max);
-      if (lo !== null && hi !== null && lo > hi) r.issue([...p, 'prefixLength'], `min ${lo} is greater than max ${hi}`);
-      prefixLength = { min: lo, max: hi };
+    // A community is a value or the name of one in BGPConfiguration (resolved by the agent);
+    // something shaped like a value must be a valid one.
+    const community = r.str(raw, [...p, 'community']);
+    if (community !== null && /^[\d:]+$/.test(community)) {
+      const problem = communityProblem(community);
+      if (problem) r.issue([...p, 'community'], problem);
     }
-    if (cidr !== null) out.push({ action, cidr, matchOperator, prefixLength });
+    if (cidr !== null) out.push({ action, cidr, matchOperator, community: community || null });
   });
   return out;
 }

@@ -48,7 +48,7 @@ metadata: {name: tor}
 spec:
   peerIP: "[2001:db8::1]:1179"
   asNumber: 65000
-  nodeSelector: rack in (r1, r2)
+  nodeSelector: "rack in {'r1', 'r2'}"
   holdTime: 1m30s
   password:
     secretKeyRef: {name: bgp, key: tor}

@@ -64,17 +64,17 @@ describe('address and value parsing', () => {
 describe('BGPPeer', () => {
   it('reads a full peer', () => {
     const p = ok(peer({
-      peerIP: '192.0.2.254:1179', asNumber: '65000', nodeSelector: 'rack=r1', password: { secretKeyRef: { name: 's', key: 'k' } },
+      peerIP: '192.0.2.254:1179', asNumber: '65000', nodeSelector: "rack == 'r1'", password: { secretKeyRef: { name: 's', key: 'k' } },
       sourceAddress: 'none', holdTime: '90s', keepaliveTime: 30, maxPrefixes: 1000, maxRestartTime: '2m', routeReflectorClient: true,
-      importFilters: [{ action: 'Reject', cidr: '10.0.0.0/8', matchOperator: 'In', prefixLength: { min: 16, max: 32 } }],
-      exportFilters: [{ action: 'accept', cidr: '2001:db8::/32' }],
+      importFilters: [{ action: 'Reject', cidr: '10.0.0.0/8', matchOperator: 'In', community: '65000:666' }],
+      exportFilters: [{ action: 'accept', cidr: '2001:db8::/32', matchOperator: 'notin', community: 'big' }],
     }));
     expect(p).toMatchObject({
-      peerIP: '192.0.2.254', port: 1179, asNumber: 65000, node: null, nodeSelector: 'rack=r1', sourceAddress: 'None',
+      peerIP: '192.0.2.254', port: 1179, asNumber: 65000, node: null, nodeSelector: "rack == 'r1'", sourceAddress: 'None',
       holdTime: 90, keepaliveTime: 30, maxPrefixes: 1000, maxRestartTime: 120, routeReflectorClient: true,
       password: { secretKeyRef: { name: 's', key: 'k' } },
-      importFilters: [{ action: 'Reject', cidr: '10.0.0.0/8', matchOperator: 'In', prefixLength: { min: 16, max: 32 } }],
-      exportFilters: [{ action: 'Accept', cidr: '2001:db8::/32', matchOperator: 'In', prefixLength: null }],
+      importFilters: [{ action: 'Reject', cidr: '10.0.0.0/8', matchOperator: 'In', community: '65000:666' }],
+      exportFilters: [{ action: 'Accept', cidr: '2001:db8::/32', matchOperator: 'NotIn', community: 'big' }],
     });
     expect(Object.isFrozen(p) && Object.isFrozen(p.importFilters[0])).toBe(true);
   });
@@ -83,8 +83,8 @@ describe('BGPPeer', () => {
     [{ asNumber: 65000 }, ['spec.peerIP: is required (or spec.peerSelector)']],
     [{ peerIP: '192.0.2.1' }, ['spec.asNumber: is required with spec.peerIP']],
     [{ peerIP: '192.0.2.1', asNumber: 0 }, ['spec.asNumber: AS number 0 must be 1..4294967295 (0 is reserved, RFC 7607)']],
-    [{ peerIP: '192.0.2.1', asNumber: 1, node: 'a', nodeSelector: 'x=y' }, ['spec.nodeSelector: cannot be set together with spec.node']],
-    [{ peerIP: '192.0.2.1', asNumber: 1, peerSelector: 'x=y' }, [
+    [{ peerIP: '192.0.2.1', asNumber: 1, node: 'a', nodeSelector: 'all()' }, ['spec.nodeSelector: cannot be set together with spec.node']],
+    [{ peerIP: '192.0.2.1', asNumber: 1, peerSelector: 'all()' }, [
       'spec.peerIP: cannot be set together with spec.peerSelector',
       "spec.asNumber: cannot be set together with spec.peerSelector (the selected nodes' AS numbers apply)"]],
     [{ peerIP: '192.0.2.1', asNumber: 1, holdTime: '2s' }, ['spec.holdTime: must be 0 or 3s..65535s (RFC 4271 4.2)']],
@@ -92,11 +92,13 @@ describe('BGPPeer', () => {
     [{ peerIP: '192.0.2.1', asNumber: 1, password: 'plain' }, ['spec.password: must be an object, got string "plain"']],
     [{ peerIP: '192.0.2.1', asNumber: 1, password: { secretKeyRef: { name: 's' } } }, ['spec.password.secretKeyRef.key: is required']],
     [{ peerIP: '192.0.2.1', asNumber: 1, sourceAddress: 'Elsewhere' }, ["spec.sourceAddress: must be one of UseNodeIP, None, got 'Elsewhere'"]],
-    [{ peerIP: '192.0.2.1', asNumber: 1, nodeSelector: "rack == 'a'" }, [/^spec.nodeSelector: selector .*Calico selector syntax/]],
+    [{ peerIP: '192.0.2.1', asNumber: 1, nodeSelector: 'rack=a' }, [/^spec.nodeSelector: selector "rack=a": '=' at offset 4: Calico selectors compare with ==/]],
     [{ peerIP: '192.0.2.1', asNumber: 1, exportFilters: [{ cidr: '10.0.0.1/8' }] }, [
-      /^spec.exportFilters.0.cidr: '10.0.0.1\/8' has host bits set/, 'spec.exportFilters.0.action: is required (Accept or Reject)']],
-    [{ peerIP: '192.0.2.1', asNumber: 1, importFilters: [{ action: 'Accept', cidr: '10.0.0.0/8', prefixLength: { min: 20, max: 10 } }] }, [
-      'spec.importFilters.0.prefixLength: min 20 is greater than max 10']],
+      /^spec.exportFilters.0.cidr: '10.0.0.1\/8' has host bits set/, 'spec.exportFilters.0.action: is required (Accept or Reject)',
+      'spec.exportFilters.0.matchOperator: is required (Equal, In or NotIn)']],
+    [{ peerIP: '192.0.2.1', asNumber: 1, importFilters: [{ action: 'Accept', cidr: '10.0.0.0/8', matchOperator: 'NotEqual', community: '1:2:3:4' }] }, [
+      "spec.importFilters.0.matchOperator: must be one of Equal, In, NotIn, got 'NotEqual'",
+      "spec.importFilters.0.community: '1:2:3:4' is not a community: write aa:nn (RFC 1997) or aa:nn:mm (RFC 8092)"]],
   ])('names the field: %j', (spec, expected) => {
     const got = issues(peer(spec));
     expect(got).toHaveLength(expected.length);
@@ -115,7 +117,6 @@ describe('BGPConfiguration', () => {
         asNumber: 65001, nodeToNodeMeshEnabled: false, listenPort: 1179, logSeverity: 'debug',
         serviceClusterIPs: [{ cidr: '10.96.0.0/12' }], serviceExternalIPs: [{ cidr: '2001:db8:1::/48' }], serviceLoadBalancerIPs: [],
         communities: [{ name: 'big', value: '65001:100:200' }, { name: 'std', value: '65001:100' }],
-        prefixAdvertisements: [{ cidr: '10.96.0.0/12', communities: ['big', '65001:300'] }],
       },
     }));
     expect(c).toMatchObject({ listenPort: 1179, logSeverity: 'Debug', serviceClusterIPs: [{ cidr: '10.96.0.0/12' }] });
@@ -125,13 +126,12 @@ describe('BGPConfiguration', () => {
     expect(issues(validateBGPConfiguration({
       metadata: { name: 'node.n1' },
       spec: {
-        listenPort: 0, communities: [{ name: 'x', value: '70000:1' }], prefixAdvertisements: [{ cidr: '10.0.0.0/8', communities: ['nope'] }],
+        listenPort: 0, communities: [{ name: 'x', value: '70000:1' }],
         logSeverity: 'loud', nodeToNodeMeshEnabled: 'yes',
       },
     }))).toEqual([
       "metadata.name: only the BGPConfiguration named 'default' is read; per-node settings are Node annotations (tortie.dev/*)",
       "spec.communities.0.value: '70000:1': each part must be at most 65535",
-      "spec.prefixAdvertisements.0.communities.0: 'nope' is neither a name from spec.communities nor a community value",
       'spec.nodeToNodeMeshEnabled: must be true or false, got string "yes"',
       'spec.listenPort: must be an integer 1..65535, got number 0',
       "spec.logSeverity: must be one of Debug, Info, Warning, Error, Fatal, got 'loud'",

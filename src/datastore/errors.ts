@@ -13,6 +13,8 @@ export const DatastoreErrorCode = {
   WatchFailed: 'TK_DS_WATCH_FAILED',
   /** A watch stayed silent past the watchdog's limit; the informer is restarted. */
   WatchSilent: 'TK_DS_WATCH_SILENT',
+  /** A Secret named by a BGPPeer password does not exist. */
+  SecretMissing: 'TK_DS_SECRET_MISSING',
   /** Writing a node's BGP status failed. */
   StatusWriteFailed: 'TK_DS_STATUS_WRITE_FAILED',
   /** A --datastore value that names no datastore. */

@@ -3,15 +3,19 @@ import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { KubernetesDatastore } from '../../src/datastore/kubernetes/kubernetes-datastore.ts';
 import type { DatastoreError } from '../../src/datastore/errors.ts';
+import { resolvePeerPassword } from '../../src/datastore/peers.ts';
 import { CONFIGS, NODES, PEERS, PODS, bgpConfig, describeEvent, node, peer, pod, secret, secretsPath } from './fixtures.ts';
 
 const THIS_NODE = 'n1';
+const PW = { secretKeyRef: { name: 'bgp', key: 'tor' } };
 
 describe('Kubernetes datastore against a list/watch API server', () => {
   let server: FakeApiServer;
   let ds: KubernetesDatastore;
   let events: string[];
   let problems: DatastoreError[];
+  let logLines: string[] = [];
+  const log = (level: string) => (obj: object, msg?: string) => logLines.push(JSON.stringify({ level, ...obj, msg }));
 
   beforeEach(async () => {
     server = new FakeApiServer();
@@ -21,7 +25,7 @@ describe('Kubernetes datastore against a list/watch API server', () => {
     server.apply(PODS, pod('default', 'web-1', 'n1', '10.244.0.5'));
     server.apply(PODS, pod('default', 'web-2', 'n2', '10.244.1.5'));
     server.apply(CONFIGS, bgpConfig({ asNumber: 65001 }));
-    server.apply(PEERS, peer('tor', { peerIP: '192.0.2.254', asNumber: 65000, password: { secretKeyRef: { name: 'bgp', key: 'tor' } } }));
+    server.apply(PEERS, peer('tor', { peerIP: '192.0.2.254', asNumber: 65000, password: PW }));
     server.apply(secretsPath('tortie-system'), secret('tortie-system', 'bgp', { tor: 's3cret-pw' }));
     ds = new KubernetesDatastore({
       kubeConfig: server.kubeConfig(),
@@ -29,14 +33,17 @@ describe('Kubernetes datastore against a list/watch API server', () => {
       silenceTimeoutMs: 1_000,
       backoff: { initialMs: 50, maxMs: 400 },
       statusMinIntervalMs: 200,
+      secretRefreshMs: 200,
+      logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
     });
     events = [];
     problems = [];
+    logLines = [];
     ds.on('change', (e) => events.push(describeEvent(e)));
     ds.on('problem', (p) => problems.push(p));
     await ds.start();
     await ds.synced;
-    await waitFor('all five watches open', () => server.openWatchCount() === 5);
+    await waitFor('all four watches open', () => server.openWatchCount() === 4);
     events.length = 0;
   });
 
@@ -59,10 +66,13 @@ describe('Kubernetes datastore against a list/watch API server', () => {
     expect(snap.bgpConfiguration.asNumber).toBe(65001);
     expect(snap.bgpPeers.get('tor')!.peerIP).toBe('192.0.2.254');
     expect(snap.secrets.get('tortie-system/bgp')!.data.tor.reveal()).toBe('s3cret-pw');
-    const watches = await waitFor('five watches', () => {
-      const w = server.requests.filter((r) => r.query.watch === 'true');
-      return w.length >= 5 && w;
-    });
+    const watches = server.requests.filter((r) => r.query.watch === 'true');
+    expect(watches.map((w) => w.path).sort()).toEqual([
+      '/api/v1/nodes', '/api/v1/pods', '/apis/tortie.dev/v1alpha1/bgpconfigurations', '/apis/tortie.dev/v1alpha1/bgppeers']);
+    // Secrets: read by name only (the Role grants get, not list or watch).
+    const secretRequests = server.requests.filter((r) => r.path.includes('/secrets')).map((r) => `${r.method} ${r.path}`);
+    expect(secretRequests.length).toBeGreaterThan(0);
+    expect(new Set(secretRequests)).toEqual(new Set(['GET /api/v1/namespaces/tortie-system/secrets/bgp']));
     expect(watches.every((w) => w.query.allowWatchBookmarks === 'true')).toBe(true);
     expect(watches.find((w) => w.path === '/api/v1/pods')!.query.fieldSelector).toBe('spec.nodeName=n1');
     expect(ds.isSynced).toBe(true);
@@ -78,7 +88,7 @@ describe('Kubernetes datastore against a list/watch API server', () => {
     server.apply(PODS, pod('default', 'web-3', 'n1', '10.244.0.6'));
     server.apply(PODS, pod('default', 'other', 'n2', '10.244.1.9')); // another node's pod: never seen
     server.remove(PODS, 'web-1', 'default');
-    server.apply(PEERS, peer('tor', { peerIP: '192.0.2.253:1179', asNumber: 65000 }));
+    server.apply(PEERS, peer('tor', { peerIP: '192.0.2.253:1179', asNumber: 65000, password: PW }));
     server.apply(CONFIGS, bgpConfig({ asNumber: 65002, nodeToNodeMeshEnabled: false }));
     await settleNodes('a');
     await waitFor('config change', () => events.some((e) => e.includes('BGPConfiguration')));
@@ -223,16 +233,16 @@ describe('Kubernetes datastore against a list/watch API server', () => {
   });
 
   it('refuses an invalid object naming the field, keeping its last valid version', async () => {
-    server.apply(PEERS, peer('tor', { peerIP: '192.0.2.300', asNumber: 65000 }));
+    server.apply(PEERS, peer('tor', { peerIP: '192.0.2.300', asNumber: 65000, password: PW }));
     const p = await waitFor('invalid peer problem', () => problems.find((x) => x.code === 'TK_DS_INVALID_OBJECT'));
     expect(p.subject).toBe('BGPPeer tor');
     expect(p.issues.map((i) => i.path.join('.'))).toEqual(['spec.peerIP']);
     expect(p.message).toContain('192.0.2.300');
     expect(ds.snapshot().bgpPeers.get('tor')!.peerIP).toBe('192.0.2.254');
-    server.apply(PEERS, peer('tor', { peerIP: '192.0.2.250', asNumber: 65000 }));
+    server.apply(PEERS, peer('tor', { peerIP: '192.0.2.250', asNumber: 65000, password: PW }));
     await waitFor('fixed peer', () => events.includes('updated BGPPeer tor 192.0.2.250 as65000'));
     // A relist while the peer is invalid keeps it, reporting the bad version once.
-    server.apply(PEERS, peer('tor', { peerIP: 'nope', asNumber: 65000 }));
+    server.apply(PEERS, peer('tor', { peerIP: 'nope', asNumber: 65000, password: PW }));
     await waitFor('second problem', () => problems.filter((x) => x.code === 'TK_DS_INVALID_OBJECT').length === 2);
     server.compact();
     server.sendGone();
@@ -261,5 +271,30 @@ describe('Kubernetes datastore against a list/watch API server', () => {
     await server.stop();
     ds.writeStatus('n1', status(0));
     await waitFor('status write failure', () => problems.some((p) => p.code === 'TK_DS_STATUS_WRITE_FAILED'));
+  });
+
+  it('reads BGP passwords by name, follows rotation and reports a missing Secret without the value', async () => {
+    server.apply(secretsPath('tortie-system'), secret('tortie-system', 'bgp', { tor: 'r0tated-pw' }));
+    await waitFor('rotated', () => events.includes('updated Secret tortie-system/bgp tor'));
+    expect(resolvePeerPassword(ds.snapshot(), ds.snapshot().bgpPeers.get('tor')!)).toEqual({ ok: true, password: 'r0tated-pw' });
+    // A new peer naming a Secret that does not exist (yet).
+    server.apply(PEERS, peer('tor2', { peerIP: '192.0.2.253', asNumber: 65000, password: { secretKeyRef: { name: 'bgp2', key: 'x' } } }));
+    const missing = await waitFor('missing secret', () => problems.find((p) => p.code === 'TK_DS_SECRET_MISSING'));
+    expect(missing.message).toContain('tortie-system/bgp2');
+    expect(missing.message).toContain('tor2');
+    expect(resolvePeerPassword(ds.snapshot(), ds.snapshot().bgpPeers.get('tor2')!)).toEqual({ ok: false, reason: 'Secret tortie-system/bgp2 not found' });
+    server.apply(secretsPath('tortie-system'), secret('tortie-system', 'bgp2', { x: 'an0ther-pw' }));
+    await waitFor('bgp2 read', () => events.includes('added Secret tortie-system/bgp2 x'));
+    expect(problems.filter((p) => p.code === 'TK_DS_SECRET_MISSING')).toHaveLength(1);
+    // Unreferenced Secrets leave the model.
+    server.remove(PEERS, 'tor2');
+    await waitFor('bgp2 dropped', () => events.includes('deleted Secret tortie-system/bgp2'));
+    // While the API server is away the password stays.
+    await server.stop();
+    await waitFor('secret read failure', () => problems.some((p) => p.subject === 'Secret tortie-system/bgp' && p.code === 'TK_DS_WATCH_FAILED'));
+    expect(ds.snapshot().secrets.get('tortie-system/bgp')!.data.tor.reveal()).toBe('r0tated-pw');
+    const shown = [logLines.join('\n'), problems.map((p) => p.message).join('\n'), JSON.stringify([...ds.snapshot().secrets.values()])].join('\n');
+    expect(shown).not.toMatch(/s3cret|r0tated|an0ther/);
+    expect(logLines.length).toBeGreaterThan(0);
   });
 });

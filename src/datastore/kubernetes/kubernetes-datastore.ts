@@ -1,14 +1,14 @@
 /**
  * The Kubernetes datastore: supervised informers on Nodes, this node's Pods
- * (fieldSelector spec.nodeName=NAME), BGPConfigurations, BGPPeers and the Secrets of the secret
- * namespace (for BGPPeer passwords), feeding the shared ModelStore.
+ * (fieldSelector spec.nodeName=NAME), BGPConfigurations and BGPPeers, feeding the shared
+ * ModelStore; the Secrets that BGPPeer passwords name are read by name (secret-reader.ts).
  *
  * Per object, an invalid version is refused and reported (code TK_DS_INVALID_OBJECT, naming the
  * field); the last valid version of that object stays in the model. A relist deletes only objects
  * that are absent from the new list; one present but invalid is kept.
  *
- * Permissions needed: list/watch nodes, pods, bgpconfigurations, bgppeers (cluster), secrets in
- * the secret namespace; get/create bgpstatuses and update bgpstatuses/status.
+ * Permissions needed: list/watch nodes, pods, bgpconfigurations, bgppeers (cluster); get secrets
+ * in the secret namespace; get/create bgpstatuses and update bgpstatuses/status.
  */
 import { EventEmitter } from 'node:events';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
@@ -17,13 +17,14 @@ import { DatastoreError, DatastoreErrorCode } from '../errors.ts';
 import { Defaults, Kind, TORTIE_GROUP, TORTIE_VERSION } from '../model.ts';
 import type { Datastore, DatastoreEvents, ModelObject, NodeBGPStatus, Snapshot } from '../model.ts';
 import { ModelStore } from '../store.ts';
-import { validateBGPConfiguration, validateBGPPeer, validateNode, validatePod, validateSecret } from '../validate.ts';
+import { validateBGPConfiguration, validateBGPPeer, validateNode, validatePod } from '../validate.ts';
 import type { ValidationResult } from '../validate.ts';
 import { silentLogger } from '../logger.ts';
 import type { Logger } from '../logger.ts';
 import { SupervisedInformer } from './supervised-informer.ts';
 import type { Backoff } from './supervised-informer.ts';
 import { StatusWriter } from './status-writer.ts';
+import { SecretReader } from './secret-reader.ts';
 
 export interface KubernetesDatastoreOptions {
   kubeConfig: KubeConfig;
@@ -35,6 +36,8 @@ export interface KubernetesDatastoreOptions {
   silenceTimeoutMs?: number;
   /** Restart backoff after failures. Default 500 ms doubling to 30 s, jittered. */
   backoff?: Backoff;
+  /** Referenced Secrets are re-read this often (and whenever BGPPeers change). Default 60 s. */
+  secretRefreshMs?: number;
   /** At most one status write per node per interval. Default 5 s. */
   statusMinIntervalMs?: number;
   logger?: Logger;
@@ -49,12 +52,15 @@ interface KindSpec {
   validate: (raw: unknown) => ValidationResult<ModelObject>;
 }
 
+/** One line about an error. Client errors carry the whole response body; keep it short. */
 function errorSummary(err: unknown): string {
+  let text = String(err);
   if (err instanceof Error) {
     const code = (err as { code?: unknown; statusCode?: unknown }).code ?? (err as { statusCode?: unknown }).statusCode;
-    return code !== undefined && typeof code !== 'object' ? `${err.message} (${String(code)})` : err.message;
+    text = code !== undefined && typeof code !== 'object' ? `${err.message} (${String(code)})` : err.message;
   }
-  return String(err);
+  text = text.replace(/\s+/g, ' ');
+  return text.length > 300 ? `${text.slice(0, 300)}...` : text;
 }
 
 function keyOf(raw: KubernetesObject, namespaced: boolean): string {
@@ -67,17 +73,24 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
   readonly #store: ModelStore;
   readonly #informers: SupervisedInformer<KubernetesObject>[] = [];
   readonly #statusWriter: StatusWriter;
+  readonly #secrets: SecretReader;
+  readonly #kinds: Kind[] = [];
   readonly #log: Logger;
   /** Last resourceVersion seen per object, valid or not. */
   readonly #seen = new Map<Kind, Map<string, string>>([Kind.Node, Kind.Pod, Kind.BGPConfiguration, Kind.BGPPeer, Kind.Secret].map((k) => [k, new Map()]));
   #synced = false;
+  #syncing = false;
   #resolveSynced!: () => void;
   readonly synced: Promise<void>;
 
   constructor(options: KubernetesDatastoreOptions) {
     super();
     this.#log = options.logger ?? silentLogger;
-    this.#store = new ModelStore((event) => this.emit('change', event));
+    this.#store = new ModelStore((event) => {
+      this.emit('change', event);
+      // A peer's password reference may have changed: read the Secrets it names.
+      if (event.kind === Kind.BGPPeer && this.#syncing) void this.#secrets.refresh();
+    });
     this.synced = new Promise((resolve) => { this.#resolveSynced = resolve; });
     const secretNamespace = options.secretNamespace ?? Defaults.secretNamespace;
     const core = options.kubeConfig.makeApiClient(CoreV1Api);
@@ -98,11 +111,6 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
       {
         kind: Kind.BGPPeer, path: `/apis/${TORTIE_GROUP}/${TORTIE_VERSION}/bgppeers`,
         list: customList('bgppeers'), validate: validateBGPPeer,
-      },
-      {
-        kind: Kind.Secret, path: `/api/v1/namespaces/${secretNamespace}/secrets`,
-        list: () => core.listNamespacedSecret({ namespace: secretNamespace }),
-        validate: (raw) => validateSecret(raw, secretNamespace),
       },
     ];
     for (const spec of specs) {
@@ -134,7 +142,15 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
         },
       });
       this.#informers.push(informer);
+      this.#kinds.push(spec.kind);
     }
+    this.#secrets = new SecretReader(core, secretNamespace, this.#store, options.secretRefreshMs ?? 60_000, {
+      onMissing: (name, peers) => this.#problem(new DatastoreError(DatastoreErrorCode.SecretMissing, `Secret ${secretNamespace}/${name}`,
+        `not found; BGPPeer ${peers.join(', ')} cannot get its password`)),
+      onInvalid: (name, issues) => this.#problem(new DatastoreError(DatastoreErrorCode.InvalidObject, `Secret ${secretNamespace}/${name}`, 'refused; keeping its last valid version', issues)),
+      onFailed: (name, err) => this.#problem(new DatastoreError(DatastoreErrorCode.WatchFailed, `Secret ${secretNamespace}/${name}`,
+        `read failed: ${errorSummary(err)}; keeping the last known password`, [], { cause: err })),
+    });
     this.#statusWriter = new StatusWriter(options.kubeConfig, options.statusMinIntervalMs ?? 5_000, (nodeName, err) => {
       this.#problem(new DatastoreError(DatastoreErrorCode.StatusWriteFailed, `BGPStatus ${nodeName}`, `status write failed: ${errorSummary(err)}`, [], { cause: err }));
     });
@@ -146,7 +162,7 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
 
   /** How many times each informer has been (re)started, by kind. For tests and metrics. */
   informerStarts(): Record<string, number> {
-    return Object.fromEntries(this.#informers.map((inf, i) => [[Kind.Node, Kind.Pod, Kind.BGPConfiguration, Kind.BGPPeer, Kind.Secret][i], inf.starts]));
+    return Object.fromEntries(this.#informers.map((inf, i) => [this.#kinds[i], inf.starts]));
   }
 
   get statusWrites(): number {
@@ -155,10 +171,12 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
 
   async start(): Promise<void> {
     for (const inf of this.#informers) inf.start();
+    this.#secrets.start();
   }
 
   async stop(): Promise<void> {
     for (const inf of this.#informers) inf.stop();
+    this.#secrets.stop();
     this.#statusWriter.stop();
   }
 
@@ -171,10 +189,14 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
   }
 
   #checkSynced(): void {
-    if (this.#synced || !this.#informers.every((i) => i.synced)) return;
-    this.#synced = true;
-    this.#resolveSynced();
-    this.emit('synced');
+    if (this.#synced || this.#syncing || !this.#informers.every((i) => i.synced)) return;
+    // Synced includes the passwords of the peers known so far, so that no session starts without one.
+    this.#syncing = true;
+    void this.#secrets.refresh().then(() => {
+      this.#synced = true;
+      this.#resolveSynced();
+      this.emit('synced');
+    });
   }
 
   #problem(err: DatastoreError): void {

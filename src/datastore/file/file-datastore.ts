@@ -9,9 +9,11 @@
  * - An edit is all or nothing: the whole file is parsed and validated first; any error (reported
  *   with file, document, field and line) leaves the last good state running. A valid file is
  *   diffed against the model object by object and only what changed is emitted.
- * - A missing file (deleted, or mid-rename) keeps the last state and is retried.
- * - Like the Kubernetes datastore, only this node's pods and the secret namespace's Secrets enter
- *   the model.
+ * - A missing file (deleted, or mid-rename) or an empty one (a truncating writer, mid-write)
+ *   keeps the last state and is retried; a file is read only once it has been quiet for
+ *   `debounceMs`. A file holding only comments does empty the model.
+ * - Like the Kubernetes datastore, only this node's pods, and only the Secrets of the secret
+ *   namespace that a BGPPeer names, enter the model.
  * - Status: `writeStatus` keeps the latest status per node in memory (`status(node)`) and, unless
  *   `statusFiles` is false, writes it to `PATH.NODE.status.yaml` next to the file (atomically,
  *   at most once per `statusMinIntervalMs`). A failed write (read-only mount) is reported once as
@@ -30,6 +32,7 @@ import { ModelStore } from '../store.ts';
 import { silentLogger } from '../logger.ts';
 import type { Logger } from '../logger.ts';
 import { parseObjectsFile } from './parse.ts';
+import { emitChange } from '../emit.ts';
 
 export interface FileDatastoreOptions {
   path: string;
@@ -89,7 +92,7 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
       statusMinIntervalMs: options.statusMinIntervalMs ?? 1000,
     };
     this.#log = options.logger ?? silentLogger;
-    this.#store = new ModelStore((event) => this.emit('change', event));
+    this.#store = new ModelStore((event) => emitChange(this, this.#log, event));
     this.synced = new Promise((r) => { this.#resolveSynced = r; });
   }
 
@@ -180,8 +183,14 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
     if (!parsed.ok) {
       return new DatastoreError(DatastoreErrorCode.InvalidObject, this.path, 'refused; the last good state stays in force', parsed.issues);
     }
+    // As in the Kubernetes datastore: this node's pods, and only the Secrets a BGPPeer names.
+    const referenced = new Set<string>();
+    for (const { object } of parsed.objects) {
+      if (object.kind === Kind.BGPPeer && object.password) referenced.add(object.password.secretKeyRef.name);
+    }
     const wanted = (o: ModelObject) =>
-      (o.kind !== Kind.Pod || o.nodeName === this.#o.nodeName) && (o.kind !== Kind.Secret || o.namespace === this.#o.secretNamespace);
+      (o.kind !== Kind.Pod || o.nodeName === this.#o.nodeName) &&
+      (o.kind !== Kind.Secret || (o.namespace === this.#o.secretNamespace && referenced.has(o.name)));
     const byKind = new Map<Kind, ModelObject[]>(APPLY_ORDER.map((k) => [k, []]));
     for (const { object } of parsed.objects) if (wanted(object)) byKind.get(object.kind)!.push(object);
     for (const kind of APPLY_ORDER) this.#store.replaceKind(kind, byKind.get(kind)!);
@@ -244,6 +253,15 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
     try {
       do {
         this.#readAgain = false;
+        // A writer may be mid-way (truncate, then write): wait until the file has been quiet
+        // for the debounce time before believing it.
+        const modified = await stat(this.path).then((st) => st.mtimeMs, () => 0);
+        const age = Date.now() - modified;
+        if (age < this.#o.debounceMs) {
+          await new Promise((r) => setTimeout(r, this.#o.debounceMs - age));
+          this.#readAgain = true;
+          continue;
+        }
         this.#statSig = await this.#signature();
         let text: string;
         try {
@@ -257,6 +275,13 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
         }
         this.#missingReported = false;
         if (!this.#running || text === this.#lastText || text === this.#lastBadText) continue;
+        if (text.trim() === '') {
+          // An empty file is what a truncating writer leaves for a moment; applying it would
+          // delete every object. Emptying the model takes a file with at least a comment.
+          this.#lastBadText = text;
+          this.#problem(new DatastoreError(DatastoreErrorCode.FileUnreadable, this.path, 'the file is empty; keeping the last good state (write a comment line to really remove everything)'));
+          continue;
+        }
         const problem = this.#apply(text);
         if (problem) {
           this.#lastBadText = text; // report a bad edit once, not on every poll

@@ -25,6 +25,7 @@ import { SupervisedInformer } from './supervised-informer.ts';
 import type { Backoff } from './supervised-informer.ts';
 import { StatusWriter } from './status-writer.ts';
 import { SecretReader } from './secret-reader.ts';
+import { emitChange } from '../emit.ts';
 
 export interface KubernetesDatastoreOptions {
   kubeConfig: KubeConfig;
@@ -86,8 +87,11 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
   constructor(options: KubernetesDatastoreOptions) {
     super();
     this.#log = options.logger ?? silentLogger;
+    if (!options.nodeName) {
+      throw new DatastoreError(DatastoreErrorCode.BadDatastoreSpec, 'Kubernetes datastore', 'a node name is required (its pods are selected by spec.nodeName)');
+    }
     this.#store = new ModelStore((event) => {
-      this.emit('change', event);
+      emitChange(this, this.#log, event);
       // A peer's password reference may have changed: read the Secrets it names.
       if (event.kind === Kind.BGPPeer && this.#syncing) void this.#secrets.refresh();
     });

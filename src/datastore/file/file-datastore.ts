@@ -181,7 +181,8 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
   #apply(text: string): DatastoreError | null {
     const parsed = parseObjectsFile(text, this.path);
     if (!parsed.ok) {
-      return new DatastoreError(DatastoreErrorCode.InvalidObject, this.path, 'refused; the last good state stays in force', parsed.issues);
+      const code = parsed.syntax ? DatastoreErrorCode.InvalidYaml : DatastoreErrorCode.InvalidObject;
+      return new DatastoreError(code, this.path, 'refused; the last good state stays in force', parsed.issues);
     }
     // As in the Kubernetes datastore: this node's pods, and only the Secrets a BGPPeer names.
     const referenced = new Set<string>();

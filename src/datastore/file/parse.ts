@@ -15,7 +15,7 @@ export interface ParsedObject {
   document: number;
 }
 
-export type ParseResult = { ok: true; objects: ParsedObject[] } | { ok: false; issues: ValidationIssue[] };
+export type ParseResult = { ok: true; objects: ParsedObject[] } | { ok: false; issues: ValidationIssue[]; /** Some document is not even YAML. */ syntax: boolean };
 
 function positionOf(doc: Document, path: FieldPath): number {
   for (let n = path.length; n >= 0; n--) {
@@ -31,6 +31,7 @@ export function parseObjectsFile(text: string, file: string): ParseResult {
   const issues: ValidationIssue[] = [];
   const objects: ParsedObject[] = [];
   const seen = new Map<string, number>();
+  let syntax = false;
   const at = (document: number, offset: number) => {
     const { line, col } = lines.linePos(offset);
     return { file, document, line, column: col };
@@ -39,6 +40,7 @@ export function parseObjectsFile(text: string, file: string): ParseResult {
   const list = Array.isArray(docs) ? docs : [];
   list.forEach((doc, index) => {
     if (doc.errors.length > 0) {
+      syntax = true;
       for (const e of doc.errors) {
         issues.push({ path: [], message: `YAML: ${e.message.split('\n')[0]}`, position: at(index, e.pos[0]) });
       }
@@ -64,5 +66,5 @@ export function parseObjectsFile(text: string, file: string): ParseResult {
     seen.set(id, index);
     objects.push({ object: result.object, document: index });
   });
-  return issues.length > 0 ? { ok: false, issues } : { ok: true, objects };
+  return issues.length > 0 ? { ok: false, issues, syntax } : { ok: true, objects };
 }

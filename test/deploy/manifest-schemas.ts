@@ -7,7 +7,6 @@
 // - ajv checks our own custom resources against the openAPIV3Schema of their CRD.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import * as k8s from '@kubernetes/client-node';
 import { Ajv } from 'ajv';
 import type { ValidateFunction } from 'ajv';
 import { parseAllDocuments } from 'yaml';
@@ -71,34 +70,36 @@ export async function kubernetesSchemaErrors(object: KubeObject): Promise<string
     errors.push(err instanceof Error ? err.message : String(err));
   }
   const typeName = `${version.charAt(0).toUpperCase()}${version.slice(1)}${object.kind}`;
-  errors.push(...unknownFields(object, typeName, ''));
+  // Loaded on first use: client-node is large, and only these checks need it.
+  clientModels ??= (await import('@kubernetes/client-node')) as unknown as Record<string, ClientModel | undefined>;
+  errors.push(...unknownFields(clientModels, object, typeName, ''));
   return errors;
 }
 
 type AttributeType = { baseName: string; type: string };
 type ClientModel = { getAttributeTypeMap(): AttributeType[] };
-const clientModels = k8s as unknown as Record<string, ClientModel | undefined>;
+let clientModels: Record<string, ClientModel | undefined> | undefined;
 
 /** Paths of fields that the client-node model of `typeName` (and its children) does not have. */
-function unknownFields(value: unknown, typeName: string, at: string): string[] {
+function unknownFields(models: Record<string, ClientModel | undefined>, value: unknown, typeName: string, at: string): string[] {
   if (value === null || typeof value !== 'object') return [];
   const array = /^Array<(.+)>$/.exec(typeName);
   if (array) {
-    return Array.isArray(value) ? value.flatMap((item, i) => unknownFields(item, array[1], `${at}/${i}`)) : [];
+    return Array.isArray(value) ? value.flatMap((item, i) => unknownFields(models, item, array[1], `${at}/${i}`)) : [];
   }
   const map = /^\{ \[key: string\]: (.+); \}$/.exec(typeName);
   if (map) {
-    return Object.entries(value).flatMap(([key, item]) => unknownFields(item, map[1], `${at}/${key}`));
+    return Object.entries(value).flatMap(([key, item]) => unknownFields(models, item, map[1], `${at}/${key}`));
   }
-  const model = clientModels[typeName];
+  const model = models[typeName];
   if (model === undefined || typeof model.getAttributeTypeMap !== 'function') return [];
   const attributes = new Map(model.getAttributeTypeMap().map((a) => [a.baseName, a.type]));
   return Object.entries(value).flatMap(([key, item]) => {
     const type = attributes.get(key);
     if (type === undefined) return [`${at}/${key}: unknown field of ${typeName}`];
     // JSONSchemaProps.items is a schema or a list of schemas, typed `any` by the model.
-    if (typeName === 'V1JSONSchemaProps' && key === 'items' && type === 'any') return unknownFields(item, 'V1JSONSchemaProps', `${at}/${key}`);
-    return unknownFields(item, type, `${at}/${key}`);
+    if (typeName === 'V1JSONSchemaProps' && key === 'items' && type === 'any') return unknownFields(models, item, 'V1JSONSchemaProps', `${at}/${key}`);
+    return unknownFields(models, item, type, `${at}/${key}`);
   });
 }
 

@@ -1,6 +1,6 @@
 // The DaemonSet against the agent's command line (issue 7) and the image the Dockerfile builds.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -213,7 +213,7 @@ describe('the install-cni init container', () => {
 
     runInstaller(hostBin, hostNet, sources);
     const conflist = JSON.parse(readFileSync(path.join(hostNet, conflistName), 'utf8')) as { cniVersion: string; plugins: { type: string; ipam?: { type: string } }[] };
-    expect(conflist.cniVersion).toBe('1.1.0');
+    expect(conflist.cniVersion).toBe(JSON.parse(configMap.data[conflistName]).cniVersion);
     const pluginTypes = conflist.plugins.flatMap((p) => [p.type, ...(p.ipam ? [p.ipam.type] : [])]);
     expect(readdirSync(hostBin).sort()).toEqual([...pluginTypes].sort());
     for (const name of ['tortie-cni', 'tortie-ipam']) {
@@ -233,5 +233,26 @@ describe('the install-cni init container', () => {
     expect(statSync(path.join(hostBin, 'tortie-cni')).ino).not.toBe(oldInode);
     expect(readFileSync(path.join(hostBin, 'portmap'), 'utf8')).toBe('the node\'s portmap');
     expect(readdirSync(hostBin).filter((f) => f.startsWith('.'))).toEqual([]);
+  });
+});
+
+// The Dockerfile copies portmap from Debian's containernetworking-plugins: the same binary as
+// /usr/lib/cni/portmap on a machine with that package (scripts/install-deps.sh installs it).
+const debianPortmap = '/usr/lib/cni/portmap';
+if (!existsSync(debianPortmap)) console.warn(`test/deploy/daemonset.test.ts: ${debianPortmap} not found (Debian package containernetworking-plugins), skipping the portmap version check`);
+
+describe('the CNI conflist', () => {
+  const conflist = JSON.parse(Object.values(configMap.data)[0]) as { cniVersion: string; name: string; plugins: { type: string; ipam?: { type: string } }[] };
+
+  it('chains tortie-cni with its IPAM and portmap for hostPorts', () => {
+    expect(conflist.name).toBe('k8s-pod-network');
+    expect(conflist.plugins.map((p) => [p.type, p.ipam?.type])).toEqual([['tortie-cni', 'tortie-ipam'], ['portmap', undefined]]);
+  });
+
+  it.skipIf(!existsSync(debianPortmap))('uses a cniVersion that the portmap shipped in the image supports', () => {
+    // The runtime gives every plugin of the list the list's cniVersion; a plugin that does not
+    // support it fails the pod's ADD.
+    const out = execFileSync(debianPortmap, [], { input: JSON.stringify({ cniVersion: conflist.cniVersion }), env: { CNI_COMMAND: 'VERSION' }, encoding: 'utf8' });
+    expect((JSON.parse(out) as { supportedVersions: string[] }).supportedVersions).toContain(conflist.cniVersion);
   });
 });

@@ -11,8 +11,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { Netns, Switch, run, uniqueName } from '../../src/netns/netns.ts';
-import { loadYamlDocuments, repoRoot } from './manifest-schemas.ts';
-import type { KubeObject } from './manifest-schemas.ts';
+import { labClusterAs, labNodes, labPeers, peerSelectsNode } from './lab-cluster.ts';
+import type { LabNode } from './lab-cluster.ts';
+import { repoRoot } from './manifest-schemas.ts';
 
 const tools = ['bird', 'birdc', 'gobgpd', 'gobgp', '/usr/lib/frr/bgpd', 'vtysh'];
 const missing = tools.filter((t) => spawnSync(t, ['--version'], { stdio: 'ignore' }).error !== undefined);
@@ -25,20 +26,10 @@ const compose = parse(read('docker-compose.yml'), { merge: true }) as { services
 const prefixLength = compose.networks.lab.ipam.config[0].subnet.split('/')[1];
 const addressOf = (service: string) => Object.values(compose.services[service].networks)[0].ipv4_address;
 
-const cluster = loadYamlDocuments('compose/tortie/cluster.yaml').map((d) => d.object);
-type Node = KubeObject & { metadata: { labels?: Record<string, string> }; spec: { podCIDRs: string[] } };
-type Peer = KubeObject & { spec: { peerIP: string; asNumber: number; node?: string; nodeSelector?: string } };
-const nodes = cluster.filter((o) => o.kind === 'Node') as Node[];
-const peers = cluster.filter((o) => o.kind === 'BGPPeer') as Peer[];
-const clusterAs = (cluster.find((o) => o.kind === 'BGPConfiguration') as KubeObject & { spec: { asNumber: number } }).spec.asNumber;
-
-function selects(peer: Peer, node: Node): boolean {
-  if (peer.spec.node !== undefined) return peer.spec.node === node.metadata.name;
-  if (peer.spec.nodeSelector === undefined) return true;
-  const match = /^\s*([\w./-]+)\s*==\s*'([^']*)'\s*$/.exec(peer.spec.nodeSelector);
-  if (!match) throw new Error(`the lab's selectors are label == 'value', not ${peer.spec.nodeSelector}`);
-  return node.metadata.labels?.[match[1]] === match[2];
-}
+const nodes = labNodes;
+const peers = labPeers;
+const clusterAs = labClusterAs;
+const selects = peerSelectsNode;
 
 /** The CMD of a compose Dockerfile, with container paths swapped for this test's. */
 function containerCommand(dockerfile: string, paths: Record<string, string>): string[] {
@@ -55,7 +46,7 @@ const announced: Record<string, string> = {
 // Announced by tortie-1's stand-in besides its pod CIDR: the lab router's filter must drop it.
 const strayPrefix = '10.99.0.0/16';
 
-function standInConfig(node: Node, address: string, dir: string): string {
+function standInConfig(node: LabNode, address: string, dir: string): string {
   const sessions = peers.filter((p) => selects(p, node)).map((p) => `
 protocol bgp peer_${p.metadata.name.replace(/\W/g, '_')} {
   local ${address} as ${clusterAs};

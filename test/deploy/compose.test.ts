@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadYamlDocuments, repoRoot } from './manifest-schemas.ts';
-import type { KubeObject } from './manifest-schemas.ts';
+import { internalIP, labClusterAs, labNodes, labPeers, peerSelectsNode } from './lab-cluster.ts';
+import type { LabNode, LabPeer } from './lab-cluster.ts';
+import { repoRoot } from './manifest-schemas.ts';
 
 const has = (command: string, args: string[]) => spawnSync(command, args, { stdio: 'ignore' }).error === undefined;
 const dockerCompose = has('docker-compose', ['version']);
@@ -38,22 +39,10 @@ function composeConfig(): ComposeConfig {
   return parse(out) as ComposeConfig;
 }
 
-const cluster = loadYamlDocuments('compose/tortie/cluster.yaml').map((d) => d.object);
-type Node = KubeObject & { metadata: { labels?: Record<string, string> }; spec: { podCIDRs: string[] }; status: { addresses: { type: string; address: string }[] } };
-type Peer = KubeObject & { spec: { peerIP: string; asNumber: number; node?: string; nodeSelector?: string } };
-const nodes = cluster.filter((o) => o.kind === 'Node') as Node[];
-const peers = cluster.filter((o) => o.kind === 'BGPPeer') as Peer[];
-const clusterAs = (cluster.find((o) => o.kind === 'BGPConfiguration') as KubeObject & { spec: { asNumber: number } }).spec.asNumber;
-const internalIP = (node: Node) => node.status.addresses.find((a) => a.type === 'InternalIP')?.address;
-
-/** The nodes a BGPPeer selects. The lab uses only the selector form `label == 'value'`. */
-function selectedNodes(peer: Peer): string[] {
-  if (peer.spec.node !== undefined) return [peer.spec.node];
-  if (peer.spec.nodeSelector === undefined) return nodes.map((n) => n.metadata.name);
-  const match = /^\s*([\w./-]+)\s*==\s*'([^']*)'\s*$/.exec(peer.spec.nodeSelector);
-  if (!match) throw new Error(`the lab's selectors are label == 'value', not ${peer.spec.nodeSelector}`);
-  return nodes.filter((n) => n.metadata.labels?.[match[1]] === match[2]).map((n) => n.metadata.name);
-}
+const nodes = labNodes;
+const peers = labPeers;
+const clusterAs = labClusterAs;
+const selectedNodes = (peer: LabPeer) => nodes.filter((n) => peerSelectsNode(peer, n)).map((n) => n.metadata.name);
 
 type PeerDaemon = { localAs: number; localAddress: string; neighbors: Map<string, number> };
 
@@ -138,10 +127,10 @@ describe('docker-compose.yml', () => {
       const parsed = daemon.parse(read(daemon.config));
       expect(parsed.localAs, `${service} AS`).toBe(peer.spec.asNumber);
       expect(parsed.localAddress).toBe(peer.spec.peerIP);
-      const expected = selectedNodes(peer).map((name) => [internalIP(nodes.find((n) => n.metadata.name === name) as Node) ?? '', clusterAs]);
+      const expected = selectedNodes(peer).map((name) => [internalIP(nodes.find((n) => n.metadata.name === name) as LabNode) ?? '', clusterAs]);
       expect([...parsed.neighbors].sort(), `${service}'s neighbors`).toEqual(expected.sort());
     }
-    expect(selectedNodes(peers.find((p) => p.metadata.name === 'frr') as Peer)).toEqual(['tortie-2', 'tortie-3']);
+    expect(selectedNodes(peers.find((p) => p.metadata.name === 'frr') as LabPeer)).toEqual(['tortie-2', 'tortie-3']);
   });
 });
 

@@ -165,7 +165,10 @@ describe('custom resources against their CRD schema', () => {
     expect(validator('BGPStatus').errors(status(good))).toEqual([]);
     expect(validator('BGPStatus').errors(status([{ ...good[0], state: 'Up' }]))).toEqual(['/status/peers/0/state must be equal to one of the allowed values']);
     expect(validator('BGPStatus').errors(status([{ ...good[0], type: 'external' }]))).toEqual(['/status/peers/0/type must be equal to one of the allowed values']);
-    expect(validator('BGPStatus').errors(status([{ ...good[0], since: 'yesterday' }]))).toEqual(['/status/peers/0/since must match format "date-time"']);
+    expect(validator('BGPStatus').errors(status([{ ...good[0], since: '', lastError: '' }]))).toEqual([]);
+    const stale = status(good);
+    (stale.status as { updated: string }).updated = 'yesterday';
+    expect(validator('BGPStatus').errors(stale)).toEqual(['/status/updated must match format "date-time"']);
     expect(validator('BGPStatus').errors(object('BGPStatus', 'n', { status: { established: -1, total: 0, peers: [] } }))).toEqual(['/status/established must be >= 0']);
   });
 });

@@ -17,7 +17,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build:cni && test -x dist/tortie-cni
+RUN npm run build:cni && test -x dist/cni/tortie-cni
 
 # portmap from Debian's build of the reference CNI plugins.
 FROM debian:bookworm-slim AS cni-plugins
@@ -34,7 +34,7 @@ COPY package.json package-lock.json ./
 COPY --from=deps /src/node_modules ./node_modules
 COPY bin ./bin
 COPY src ./src
-COPY --from=cni /src/dist/tortie-cni ./tortie-cni
+COPY --from=cni /src/dist/cni/tortie-cni ./tortie-cni
 COPY --from=cni-plugins /usr/lib/cni/portmap ./cni-plugins/portmap
 # `tortie status` and `tortie routes` inside the container (bin/tortie has a node shebang).
 RUN ln -s /opt/tortie/bin/tortie /usr/local/bin/tortie \

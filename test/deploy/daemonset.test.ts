@@ -19,6 +19,9 @@ const agentSettings = {
 } as const;
 const nodeNameFallbackEnv = 'NODENAME';
 
+/** IPAM types tortie-cni handles itself, with no executable of their own (src/cni/README.md). */
+const builtInIpam = new Set(['tortie-ipam']);
+
 type EnvVar = { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } };
 type VolumeMount = { name: string; mountPath: string; readOnly?: boolean; mountPropagation?: string };
 type Port = { name: string; containerPort: number; hostPort?: number; protocol?: string };
@@ -214,12 +217,10 @@ describe('the install-cni init container', () => {
     runInstaller(hostBin, hostNet, sources);
     const conflist = JSON.parse(readFileSync(path.join(hostNet, conflistName), 'utf8')) as { cniVersion: string; plugins: { type: string; ipam?: { type: string } }[] };
     expect(conflist.cniVersion).toBe(JSON.parse(configMap.data[conflistName]).cniVersion);
-    const pluginTypes = conflist.plugins.flatMap((p) => [p.type, ...(p.ipam ? [p.ipam.type] : [])]);
+    const pluginTypes = conflist.plugins.flatMap((p) => [p.type, ...(p.ipam && !builtInIpam.has(p.ipam.type) ? [p.ipam.type] : [])]);
     expect(readdirSync(hostBin).sort()).toEqual([...pluginTypes].sort());
-    for (const name of ['tortie-cni', 'tortie-ipam']) {
-      expect(readFileSync(path.join(hostBin, name), 'utf8')).toBe('tortie-cni v1');
-      expect(statSync(path.join(hostBin, name)).mode & 0o777).toBe(0o755);
-    }
+    expect(readFileSync(path.join(hostBin, 'tortie-cni'), 'utf8')).toBe('tortie-cni v1');
+    expect(statSync(path.join(hostBin, 'tortie-cni')).mode & 0o777).toBe(0o755);
     expect(statSync(path.join(hostNet, conflistName)).mode & 0o777).toBe(0o644);
     expect(readdirSync(hostNet)).toEqual([conflistName]);
 
@@ -247,6 +248,22 @@ describe('the CNI conflist', () => {
   it('chains tortie-cni with its IPAM and portmap for hostPorts', () => {
     expect(conflist.name).toBe('k8s-pod-network');
     expect(conflist.plugins.map((p) => [p.type, p.ipam?.type])).toEqual([['tortie-cni', 'tortie-ipam'], ['portmap', undefined]]);
+  });
+
+  it('keeps the node state and IPAM files in host directories the agent mounts', () => {
+    const tortie = conflist.plugins[0] as { nodeStateFile?: string; ipam?: { dataDir?: string } };
+    for (const file of [tortie.nodeStateFile, tortie.ipam?.dataDir]) {
+      expect(file).toBeDefined();
+      expect(hostPathFor(agent, file ?? '')?.volume.hostPath?.path, file).toBe(hostPathFor(agent, file ?? '')?.mount.mountPath);
+    }
+  });
+
+  // The plugin's own template, once the CNI plugin has landed: the ConfigMap must carry the
+  // same settings for tortie-cni (it adds portmap, and may lower cniVersion for it).
+  const template = path.join(repoRoot, 'src/cni/10-tortie.conflist');
+  it.skipIf(!existsSync(template))('configures tortie-cni as the plugin\'s own template does (src/cni/10-tortie.conflist)', () => {
+    const own = JSON.parse(readFileSync(template, 'utf8')) as typeof conflist;
+    expect(conflist.plugins.find((p) => p.type === 'tortie-cni')).toEqual(own.plugins.find((p) => p.type === 'tortie-cni'));
   });
 
   it.skipIf(!existsSync(debianPortmap))('uses a cniVersion that the portmap shipped in the image supports', () => {

@@ -48,7 +48,7 @@ type PodSpec = {
   containers: Container[];
   volumes: Volume[];
 };
-type DaemonSet = { spec: { updateStrategy: unknown; template: { spec: PodSpec } } };
+type DaemonSet = { spec: { updateStrategy: unknown; template: { metadata: { annotations?: Record<string, string> }; spec: PodSpec } } };
 
 const manifests = baseManifests();
 const daemonSet = findObject(manifests, 'DaemonSet', 'tortie') as unknown as DaemonSet;
@@ -139,6 +139,7 @@ describe('the agent container against the agent\'s command line', () => {
     const metrics = listenAddress(envValue(agent, agentSettings.metricsListen.env));
     expect(metrics).toEqual({ host: '0.0.0.0', port: 9091 });
     expect(agent.ports?.find((p) => p.name === 'metrics')).toEqual({ name: 'metrics', containerPort: 9091, hostPort: 9091, protocol: 'TCP' });
+    expect(daemonSet.spec.template.metadata.annotations?.['prometheus.io/port']).toBe(String(metrics.port));
   });
 
   it('keeps the control socket in a host directory, where `tortie status` on the node finds it', () => {

@@ -19,7 +19,8 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build:cni && test -x dist/cni/tortie-cni
 
-# portmap from Debian's build of the reference CNI plugins.
+# portmap from Debian's build of the reference CNI plugins (dynamically linked: it needs glibc
+# 2.34 or later on the node, where the kubelet runs it; nodes with older systems bring their own).
 FROM debian:bookworm-slim AS cni-plugins
 RUN apt-get update \
  && apt-get install -y --no-install-recommends containernetworking-plugins \
@@ -40,7 +41,8 @@ COPY --from=cni-plugins /usr/lib/cni/portmap ./cni-plugins/portmap
 RUN ln -s /opt/tortie/bin/tortie /usr/local/bin/tortie \
  && install -d -m 0755 /var/run/tortie /var/lib/tortie
 # Everything is owned by root and read-only to the process. By default the image runs as the
-# unprivileged `node` user, which is enough for `tortie version`, `status` and `routes`. The
+# unprivileged `node` user, enough for `tortie version` and `--help` (`status` and `routes` talk
+# to the agent's owner-only control socket: run them where the agent runs, as root). The
 # agent itself runs as root (the DaemonSet and docker-compose.yml say so explicitly): it
 # changes routes and links in the node's network namespace (NET_ADMIN), enters pod
 # namespaces (SYS_ADMIN) and listens on port 179, and Kubernetes grants added capabilities

@@ -363,7 +363,11 @@ export const ATTRIBUTES: readonly AttributeRow[] = [
     lengthSubcode: UpdateSubcode.AttributeLengthError,
     decode(v, st) {
       if (v.length !== 4) return len(UpdateSubcode.AttributeLengthError, 'NEXT_HOP', v.length, '4');
-      st.attrs.nextHop = ipv4ToString(u32(v, 0));
+      const nh = u32(v, 0);
+      // RFC 4271 6.3 / RFC 7606 7.3: 0.0.0.0, multicast and class E are no unicast host address.
+      // (Whether it is our own address or on-link is the session's call, RFC 4271 5.1.3.)
+      if (nh === 0 || nh >>> 28 >= 0xe) return { subcode: UpdateSubcode.InvalidNextHopAttribute, reason: `NEXT_HOP ${ipv4ToString(nh)} is not a unicast address` };
+      st.attrs.nextHop = ipv4ToString(nh);
       return null;
     },
     encode: (a) => (a.nextHop === undefined ? null : ipv4Bytes(a.nextHop, 'NEXT_HOP')),

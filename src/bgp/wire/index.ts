@@ -20,6 +20,8 @@ export {
   prefixToText,
   slicePrefixList,
   concatPrefixLists,
+  writePrefix,
+  prefixWireSize,
 } from './prefix.ts';
 export { ipv4ToString, parseIpv4, ipv6BytesToString, parseIpv6 } from './address.ts';
 export { EncodeError, PrefixTextError, type EncodeErrorCode } from './errors.ts';

@@ -123,6 +123,10 @@ describe('RFC 4271 6.3 and RFC 7606: UPDATE', () => {
     expect(outcome(decode(upd('', '40 01 01 03' + AS_PATH + NEXT_HOP, NLRI)))).toEqual({ action: 'treat-as-withdraw', first: { code: 3, subcode: 6 } });
   });
 
+  it.each(['00000000', 'e0000001', 'ffffffff'])('treats NEXT_HOP %s as withdraw (Invalid NEXT_HOP Attribute)', (nh) => {
+    expect(outcome(decode(upd('', ORIGIN + AS_PATH + '40 03 04' + nh, NLRI)))).toEqual({ action: 'treat-as-withdraw', first: { code: 3, subcode: 8 } });
+  });
+
   it('resets the session on an NLRI prefix length over 32 (Invalid Network Field)', () => {
     expect(outcome(decode(upd('', MANDATORY, '21 0a000000 00')))).toEqual({ action: 'session-reset', first: { code: 3, subcode: 10 } });
   });

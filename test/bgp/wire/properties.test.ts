@@ -37,6 +37,8 @@ function prefixList(afi: 1 | 2, addPath: boolean, maxCount = 40): fc.Arbitrary<P
 }
 
 const ipv4 = u32.map((n) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`);
+/** A unicast host address, as NEXT_HOP must be (RFC 4271 6.3). */
+const unicast4 = fc.integer({ min: 1, max: 0xdfffffff }).map((n) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`);
 const ipv6 = fc.array(u16, { minLength: 8, maxLength: 8 }).map((g) => g.map((x) => x.toString(16)).join(':'));
 
 function segments(confed: boolean): fc.Arbitrary<AsPathSegment[]> {
@@ -51,7 +53,7 @@ function attributes(fourOctetAs: boolean, addPath: boolean): fc.Arbitrary<PathAt
       {
         origin: fc.constantFrom(0, 1, 2),
         asPath: segments(fourOctetAs),
-        nextHop: ipv4,
+        nextHop: unicast4,
         med: u32,
         localPref: u32,
         atomicAggregate: fc.constant(true),

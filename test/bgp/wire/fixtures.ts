@@ -7,6 +7,7 @@
 import { prefixListFromText } from '../../../src/bgp/wire/prefix.ts';
 import { defaultCodecContext } from '../../../src/bgp/wire/message.ts';
 import { encodeEndOfRib } from '../../../src/bgp/wire/update.ts';
+import type { Safi } from '../../../src/bgp/wire/constants.ts';
 import type { Capability, CodecContext, Message, PathAttributes } from '../../../src/bgp/wire/types.ts';
 
 /** Bytes of hex text; spaces and `|` are for reading only. */
@@ -351,7 +352,7 @@ FIXTURES.push(
     kind: 'extended-next-hop',
     entries: [
       { afi: 1, safi: 1, nextHopAfi: 2 },
-      { afi: 1, safi: 128, nextHopAfi: 2 },
+      { afi: 1, safi: 128 as number as Safi, nextHopAfi: 2 },
     ],
   }),
   capabilityFixture('unknown, kept raw (FQDN, code 73)', 73, '04 686f7374 00', { kind: 'unknown', code: 73, value: hex('04686f737400') }),

@@ -9,8 +9,13 @@ import { Framer } from '../../../src/bgp/wire/framer.ts';
 import { decodeMessage, defaultCodecContext, encodeMessage } from '../../../src/bgp/wire/message.ts';
 import { decodeUpdate } from '../../../src/bgp/wire/update.ts';
 import { attributeRow } from '../../../src/bgp/wire/attributes.ts';
+import { ipv6BytesToString } from '../../../src/bgp/wire/address.ts';
 import type { AsPathSegment, Capability, CodecContext, Message, PathAttributes, PrefixList } from '../../../src/bgp/wire/types.ts';
 import { FIXTURES, hex } from './fixtures.ts';
+
+/** FC_SCALE=20 runs every property twenty times as often, for a longer hunt than CI affords. */
+const SCALE = Number(process.env.FC_SCALE ?? 1);
+const runs = (n: number) => ({ numRuns: Math.round(n * SCALE) });
 
 const u32 = fc.nat({ max: 0xffffffff });
 const u16 = fc.nat({ max: 0xffff });
@@ -39,7 +44,8 @@ function prefixList(afi: 1 | 2, addPath: boolean, maxCount = 40): fc.Arbitrary<P
 const ipv4 = u32.map((n) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`);
 /** A unicast host address, as NEXT_HOP must be (RFC 4271 6.3). */
 const unicast4 = fc.integer({ min: 1, max: 0xdfffffff }).map((n) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`);
-const ipv6 = fc.array(u16, { minLength: 8, maxLength: 8 }).map((g) => g.map((x) => x.toString(16)).join(':'));
+// In RFC 5952 form, as the decoder writes it.
+const ipv6 = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => ipv6BytesToString(b));
 
 function segments(confed: boolean): fc.Arbitrary<AsPathSegment[]> {
   const types = confed ? ([1, 2, 3, 4] as const) : ([1, 2] as const);
@@ -142,7 +148,7 @@ describe('round trip of random valid messages', () => {
         expect(r.update?.errors ?? []).toEqual([]);
         expect(r.ok && r.value).toEqual(msg);
       }),
-      { numRuns: 150 },
+      runs(150),
     );
   });
 });
@@ -177,7 +183,7 @@ describe('hostile bytes', () => {
         checkOutcome(msg, ctx);
         decodeUpdate(msg, ctx); // even on a non-UPDATE
       }),
-      { numRuns: 1500 },
+      runs(1500),
     );
   });
 
@@ -203,7 +209,7 @@ describe('hostile bytes', () => {
           checkOutcome(msg, ctx);
         },
       ),
-      { numRuns: 2000 },
+      runs(2000),
     );
   });
 
@@ -218,7 +224,7 @@ describe('hostile bytes', () => {
           if (r.error) failed = true;
         }
       }),
-      { numRuns: 500 },
+      runs(500),
     );
   });
 
@@ -236,7 +242,7 @@ describe('hostile bytes', () => {
         }
         expect(out).toEqual(golden);
       }),
-      { numRuns: 200 },
+      runs(200),
     );
   });
 });

@@ -109,9 +109,9 @@ function encodeAsPath(segments: readonly AsPathSegment[], asSize: 2 | 4): Uint8A
   const parts: number[] = [];
   for (const s of segments) {
     // A segment holds at most 255 ASNs; longer ones are split (same path length for SEQUENCE).
-    for (let from = 0; from < s.asns.length || from === 0; from += 255) {
+    // An empty segment would be malformed (RFC 7606 7.2) and is left out.
+    for (let from = 0; from < s.asns.length; from += 255) {
       const chunk = s.asns.slice(from, from + 255);
-      if (chunk.length === 0) break;
       parts.push(s.type, chunk.length);
       for (const asn of chunk) {
         const a = asSize === 2 && asn > 0xffff ? AS_TRANS : asn;
@@ -534,7 +534,9 @@ const seen = new Uint8Array(256);
 /**
  * Decodes the path attribute area buf[start, end) into st. Errors go to st.errors with their RFC
  * 7606 action; the caller takes the strongest. Returns false when the area's structure is broken
- * (RFC 7606 4), after which the attributes found so far are all there is.
+ * (RFC 7606 4), after which the attributes found so far are all there is. RFC 7606 5.1 has senders
+ * put MP_REACH_NLRI/MP_UNREACH_NLRI first so that treat-as-withdraw still finds their prefixes; an
+ * MP attribute hidden behind the break cannot be known of.
  */
 export function decodeAttributes(buf: Uint8Array, start: number, end: number, st: AttrDecodeState): boolean {
   seen.fill(0);

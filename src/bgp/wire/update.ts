@@ -156,6 +156,14 @@ export function encodeUpdate(msg: UpdateMessage, ctx: CodecContext): Uint8Array 
   return w.finish();
 }
 
+/**
+ * A packed message: a view of its own buffer when nearly full (no copy), a copy of its own size
+ * otherwise, so that a short last message does not pin a 64 KiB buffer.
+ */
+function handOut(w: Writer, max: number): Uint8Array {
+  return w.pos * 2 >= max ? w.view() : w.finish();
+}
+
 /** The attributes other than the MP ones, encoded once for a whole run of packed messages. */
 function attributeBlock(attrs: PathAttributes, ctx: CodecContext): Uint8Array {
   const w = new Writer(256);
@@ -181,9 +189,7 @@ export function encodeAnnouncements(attrs: PathAttributes, prefixes: PrefixList,
   const addPath = ctx.addPathSend.has(familyKey(prefixes.afi, mpReach?.safi ?? Safi.Unicast));
   let i = 0;
   while (i < prefixes.count) {
-    // A fresh buffer per message, handed out as a view: packed messages are nearly full, so this
-    // wastes little and saves copying every message once more.
-    const w = new Writer(max);
+    const w = new Writer(max); // a fresh buffer per message: see handOut
     const start = beginMessage(w, MessageType.Update);
     w.u16(0); // no withdrawn routes
     const aAt = w.reserve(2);
@@ -209,7 +215,7 @@ export function encodeAnnouncements(attrs: PathAttributes, prefixes: PrefixList,
     }
     if (next === i) throw tooLong('the attributes with one prefix', max);
     endMessage(w, start);
-    out.push(w.view());
+    out.push(handOut(w, max));
     i = next;
   }
   return out;
@@ -247,7 +253,7 @@ export function encodeWithdrawals(prefixes: PrefixList, ctx: CodecContext, safi:
       w.patch16(aAt, w.pos - aAt - 2);
     }
     endMessage(w, start);
-    out.push(w.view());
+    out.push(handOut(w, max));
     i = next;
   }
   return out;

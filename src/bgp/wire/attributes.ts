@@ -584,8 +584,9 @@ export function decodeAttributes(buf: Uint8Array, start: number, end: number, st
         st.errors.push(updateError('session-reset', ErrorCode.UpdateMessage, UpdateSubcode.UnrecognizedWellKnownAttribute, `attribute ${type} is flagged well-known but is not one we know`, whole, type));
       } else if (flags & TRANS) {
         // RFC 4271 5: unknown optional transitive attributes pass on (the encoder sets Partial).
-        // Extended Length and the reserved bits describe this encoding only: not kept.
-        (st.attrs.unknown ??= []).push({ flags: flags & 0xe0, type, value: buf.subarray(vStart, vEnd) });
+        // Extended Length and the reserved bits describe this encoding only: not kept. The value is
+        // copied: routes outlive the socket chunk the message came in.
+        (st.attrs.unknown ??= []).push({ flags: flags & 0xe0, type, value: buf.slice(vStart, vEnd) });
       }
       // Unknown optional non-transitive: quietly ignored (RFC 4271 5).
       continue;

@@ -2,7 +2,8 @@
  * UPDATE (RFC 4271 4.3): decoding with RFC 7606 outcomes, encoding, packing many prefixes that
  * share one attribute set into as few messages as fit, and End-of-RIB markers (RFC 4724 2).
  */
-import { decodeAttributes, mpReachHead, writeAttributes, writeMpAttribute, type AttrDecodeState } from './attributes.ts';
+import { decodeAttributes, writeAttributes, type AttrDecodeState } from './attributes.ts';
+import { mpReachHead, writeMpAttribute } from './mp-nlri.ts';
 import { Afi, AttrType, ErrorCode, MessageType, Safi, UpdateSubcode } from './constants.ts';
 import { EncodeError, strongest, updateError } from './errors.ts';
 import { beginMessage, endMessage, maxMessageLength } from './header.ts';

@@ -312,4 +312,15 @@ export interface Datastore extends EventEmitter<DatastoreEvents> {
   snapshot(): Snapshot;
   /** Publishes this node's BGP status. Rate-limited; failures are reported as problems, never thrown. */
   writeStatus(nodeName: string, status: NodeBGPStatus): void;
+  /** Counters for metrics. */
+  stats(): DatastoreStats;
+}
+
+export interface DatastoreStats {
+  /** Change events emitted. */
+  changes: number;
+  /** Full re-reads after the first sync: relists (Kubernetes) or re-read files (file). */
+  resyncs: number;
+  /** Problems reported. */
+  problems: number;
 }

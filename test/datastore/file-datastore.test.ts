@@ -202,6 +202,16 @@ describe('file datastore', () => {
     expect(events).toEqual(['deleted Node a', 'deleted Node b']);
   });
 
+  it('re-reads on demand (SIGHUP) and counts what it did', async () => {
+    await open(docs(NODE_A), { fsWatch: false });
+    expect(ds.stats()).toEqual({ changes: 1, resyncs: 0, problems: 0 });
+    await writeFile(file, docs(NODE_A, NODE_B));
+    // reload() waits out the quiet time, reads, and resolves once the change is applied.
+    await ds.reload();
+    expect(events).toEqual(['added Node b 192.0.2.2 {}']);
+    expect(ds.stats()).toEqual({ changes: 2, resyncs: 1, problems: 0 });
+  });
+
   it('notices edits by polling alone', async () => {
     await open(docs(NODE_A), { fsWatch: false });
     await writeFile(file, docs(NODE_A, NODE_B));

@@ -154,7 +154,7 @@ describe('Kubernetes datastore against a list/watch API server', () => {
     expect(events.filter((e) => e.startsWith('deleted'))).toEqual(['deleted Pod default/web-1']);
     expect(events.filter((e) => e.startsWith('added Node n3')).length).toBe(1);
     // Two 410s, four informers each: eight relists.
-    expect(ds.stats().resyncs).toBeGreaterThanOrEqual(8);
+    await waitFor('eight relists', () => ds.stats().resyncs >= 8);
     expect(ds.snapshot().bgpPeers.has('tor')).toBe(true);
   });
 

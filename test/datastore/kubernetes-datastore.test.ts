@@ -147,6 +147,7 @@ describe('Kubernetes datastore against a list/watch API server', () => {
     await waitFor('pod changes', () => events.includes('deleted Pod default/web-1') && events.some((e) => e.startsWith('added Pod default/web-4')));
     // A second 410, this time with nothing changed: the relist must be silent.
     const before = events.length;
+    await waitFor('all watches back', () => server.openWatchCount() === 4);
     server.compact();
     server.sendGone();
     await settleNodes('e');

@@ -103,6 +103,8 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
   /** Reads the file once; rejects with a DatastoreError (naming file, document, field, line) when it is missing or bad. */
   async start(): Promise<void> {
     if (this.#running) return;
+    // Before reading: a change made while we read then shows up as a new signature.
+    this.#statSig = await this.#signature();
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
@@ -112,7 +114,6 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
     const problem = this.#apply(text);
     if (problem) throw problem;
     this.#running = true;
-    this.#statSig = await this.#signature();
     this.#synced = true;
     this.#resolveSynced();
     this.emit('synced');
@@ -218,7 +219,8 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
       try {
         this.#watcher = watch(dir, { persistent: false }, (_event, filename) => {
           // filename can be missing on some platforms: then any change in the directory counts.
-          if (filename === null || filename === name) this.#schedule();
+          // A ConfigMap volume updates by swapping its "..data" symlink, not the file's name.
+          if (filename === null || filename === name || filename.startsWith('..')) this.#schedule();
         });
         this.#watcher.on('error', (err) => {
           this.#log.warn({ err: String(err), dir }, 'fs.watch failed; polling only');

@@ -1,15 +1,32 @@
 import { VERSION } from '../version.ts';
+import { agentCommand } from './agent.ts';
+import { routesCommand } from './routes.ts';
+import { statusCommand } from './status.ts';
 
-/** Subcommands by name. Later issues add agent, status, routes. */
-const commands: Record<string, (args: string[]) => Promise<number>> = {
-  version: async () => {
-    process.stdout.write(`tortie ${VERSION} (node ${process.version})\n`);
-    return 0;
+interface Command {
+  summary: string;
+  run(args: string[]): Promise<number>;
+}
+
+/** Subcommands by name; each takes --help. */
+const commands: Record<string, Command> = {
+  agent: { summary: "run tortie on this node (the agent; see tortie agent --help)", run: agentCommand },
+  status: { summary: "show this node's BGP sessions, like calicoctl node status", run: statusCommand },
+  routes: { summary: 'show the Loc-RIB, the best paths and why, and the kernel routes', run: routesCommand },
+  version: {
+    summary: 'print the version',
+    run: async () => {
+      process.stdout.write(`tortie ${VERSION} (node ${process.version})\n`);
+      return 0;
+    },
   },
 };
 
 function usage(): string {
-  return `usage: tortie <command> [options]\n\ncommands:\n${Object.keys(commands).map((c) => `  ${c}`).join('\n')}\n`;
+  const width = Math.max(...Object.keys(commands).map((c) => c.length));
+  return `usage: tortie <command> [options]\n\ncommands:\n${Object.entries(commands)
+    .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+    .join('\n')}\n`;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -23,5 +40,5 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tortie: unknown command '${name}'\n${usage()}`);
     return 2;
   }
-  return command(rest);
+  return command.run(rest);
 }

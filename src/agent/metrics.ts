@@ -1,0 +1,239 @@
+/**
+ * The agent's Prometheus metrics. Two ways in:
+ * - events, counted as they happen through the small methods below (transitions, messages,
+ *   reconciles, datastore events);
+ * - state, read from the sources at scrape time (session states, prefix counts, table sizes), so a
+ *   gauge can never disagree with `tortie status` and a removed peer disappears from the output.
+ *
+ * Every name starts with `tortie_`; `dashboards/tortie.json` uses them, and a test checks that it
+ * uses only names that exist here.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DataplaneRouteKind, SESSION_STATE_CODE, type DataplaneStatsSource, type LocRibSizeSource, type SessionState, type StatusSource, type SyncSource } from './sources.ts';
+
+export interface MetricsSources {
+  status?: StatusSource;
+  locRib?: LocRibSizeSource;
+  dataplane?: DataplaneStatsSource;
+  datastore?: SyncSource;
+}
+
+export type BgpMessageType = 'OPEN' | 'UPDATE' | 'NOTIFICATION' | 'KEEPALIVE' | 'ROUTE-REFRESH';
+
+/** Names of every tortie metric, for the dashboard check and documentation. */
+export const METRIC_NAMES = [
+  'tortie_build_info',
+  'tortie_bgp_session_state',
+  'tortie_bgp_session_transitions_total',
+  'tortie_bgp_messages_received_total',
+  'tortie_bgp_messages_sent_total',
+  'tortie_bgp_prefix_updates_received_total',
+  'tortie_bgp_prefix_updates_sent_total',
+  'tortie_bgp_prefixes_received',
+  'tortie_bgp_prefixes_accepted',
+  'tortie_bgp_prefixes_advertised',
+  'tortie_bgp_loc_rib_routes',
+  'tortie_dataplane_routes',
+  'tortie_dataplane_reconcile_duration_seconds',
+  'tortie_dataplane_reconcile_failures_total',
+  'tortie_dataplane_repairs_total',
+  'tortie_datastore_synced',
+  'tortie_datastore_events_total',
+  'tortie_datastore_resyncs_total',
+  'tortie_pod_route_propagation_seconds',
+] as const;
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  private sources: MetricsSources;
+
+  private readonly transitions: Counter<'peer' | 'from' | 'to'>;
+  private readonly messagesIn: Counter<'peer' | 'type'>;
+  private readonly messagesOut: Counter<'peer' | 'type'>;
+  private readonly prefixUpdatesIn: Counter<'peer' | 'action'>;
+  private readonly prefixUpdatesOut: Counter<'peer' | 'action'>;
+  private readonly reconcileDuration: Histogram<'kind'>;
+  private readonly reconcileFailures: Counter<'kind'>;
+  private readonly repairs: Counter;
+  private readonly datastoreEvents: Counter<'resource' | 'type'>;
+  private readonly datastoreResyncs: Counter<'reason'>;
+  private readonly propagation: Histogram;
+  /** peer -> counter -> label-set key -> labels */
+  private readonly peerSeries = new Map<string, Map<Counter<string>, Map<string, Record<string, string>>>>();
+
+  constructor(opts: { sources?: MetricsSources; version: string; node: string; processMetrics?: boolean }) {
+    this.sources = opts.sources ?? {};
+    const registers = [this.registry];
+    if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+
+    new Gauge({ name: 'tortie_build_info', help: 'Always 1; labels carry the version and node', labelNames: ['version', 'node'], registers }).set({ version: opts.version, node: opts.node }, 1);
+
+    // collect() runs with `this` bound to the metric; read the sources through a closure.
+    const sources = () => this.sources;
+    new Gauge({
+      name: 'tortie_bgp_session_state',
+      help: 'BGP session state per peer (RFC 4271 8.2.2): 1 Idle, 2 Connect, 3 Active, 4 OpenSent, 5 OpenConfirm, 6 Established',
+      labelNames: ['peer', 'peer_as', 'type'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of sources().status?.peers() ?? []) this.set({ peer: p.address, peer_as: String(p.asNumber), type: p.type }, SESSION_STATE_CODE[p.state]);
+      },
+    });
+    for (const [name, field, help] of [
+      ['tortie_bgp_prefixes_received', 'prefixesReceived', "Prefixes in the peer's Adj-RIB-In"],
+      ['tortie_bgp_prefixes_accepted', 'prefixesAccepted', "Prefixes from the peer that import policy accepted"],
+      ['tortie_bgp_prefixes_advertised', 'prefixesAdvertised', "Prefixes in the peer's Adj-RIB-Out"],
+    ] as const) {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['peer', 'peer_as', 'type'],
+        registers,
+        collect() {
+          this.reset();
+          for (const p of sources().status?.peers() ?? []) this.set({ peer: p.address, peer_as: String(p.asNumber), type: p.type }, p[field]);
+        },
+      });
+    }
+    new Gauge({
+      name: 'tortie_bgp_loc_rib_routes',
+      help: 'Prefixes in the Loc-RIB per address family',
+      labelNames: ['family'],
+      registers,
+      collect() {
+        this.reset();
+        const size = sources().locRib?.locRibSize();
+        if (!size) return;
+        this.set({ family: 'ipv4' }, size.ipv4);
+        this.set({ family: 'ipv6' }, size.ipv6);
+      },
+    });
+    new Gauge({
+      name: 'tortie_dataplane_routes',
+      help: 'Kernel routes tortie wants, by kind: local-pod (/32 to a veth), blackhole (own blocks), bgp (learned from peers)',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        this.reset();
+        const counts = sources().dataplane?.routesByKind();
+        if (!counts) return;
+        for (const kind of Object.values(DataplaneRouteKind)) this.set({ kind }, counts[kind] ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'tortie_datastore_synced',
+      help: '1 once the datastore has delivered a complete view of the cluster',
+      registers,
+      collect() {
+        this.set(sources().datastore?.synced() ? 1 : 0);
+      },
+    });
+
+    this.transitions = new Counter({ name: 'tortie_bgp_session_transitions_total', help: 'BGP state machine transitions per peer', labelNames: ['peer', 'from', 'to'], registers });
+    this.messagesIn = new Counter({ name: 'tortie_bgp_messages_received_total', help: 'BGP messages received per peer and type', labelNames: ['peer', 'type'], registers });
+    this.messagesOut = new Counter({ name: 'tortie_bgp_messages_sent_total', help: 'BGP messages sent per peer and type', labelNames: ['peer', 'type'], registers });
+    this.prefixUpdatesIn = new Counter({ name: 'tortie_bgp_prefix_updates_received_total', help: 'Prefixes announced or withdrawn by the peer, counted per prefix', labelNames: ['peer', 'action'], registers });
+    this.prefixUpdatesOut = new Counter({ name: 'tortie_bgp_prefix_updates_sent_total', help: 'Prefixes announced or withdrawn to the peer, counted per prefix', labelNames: ['peer', 'action'], registers });
+    this.reconcileDuration = new Histogram({
+      name: 'tortie_dataplane_reconcile_duration_seconds',
+      help: 'Time to make the kernel match the desired routes: full (dump and diff) or delta (a batch of changes)',
+      labelNames: ['kind'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.reconcileFailures = new Counter({ name: 'tortie_dataplane_reconcile_failures_total', help: 'Reconciles that failed (followed by a full resync)', labelNames: ['kind'], registers });
+    this.repairs = new Counter({ name: 'tortie_dataplane_repairs_total', help: 'Routes restored after something outside tortie changed them', registers });
+    this.datastoreEvents = new Counter({ name: 'tortie_datastore_events_total', help: 'Changes delivered by the datastore per resource and type', labelNames: ['resource', 'type'], registers });
+    this.datastoreResyncs = new Counter({ name: 'tortie_datastore_resyncs_total', help: 'Full relists of the datastore, by reason', labelNames: ['reason'], registers });
+    this.propagation = new Histogram({
+      name: 'tortie_pod_route_propagation_seconds',
+      help: "From a pod's creation on another node to its route in this node's kernel (where both times are known)",
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      registers,
+    });
+  }
+
+  /** Attach sources after construction (the wiring creates the speaker after the metrics). */
+  setSources(sources: MetricsSources): void {
+    this.sources = { ...this.sources, ...sources };
+  }
+
+  sessionTransition(peer: string, from: SessionState, to: SessionState): void {
+    this.countPeer(this.transitions, { peer, from, to });
+  }
+
+  messageReceived(peer: string, type: BgpMessageType, count = 1): void {
+    this.countPeer(this.messagesIn, { peer, type }, count);
+  }
+
+  messageSent(peer: string, type: BgpMessageType, count = 1): void {
+    this.countPeer(this.messagesOut, { peer, type }, count);
+  }
+
+  prefixesReceivedFrom(peer: string, announced: number, withdrawn: number): void {
+    if (announced) this.countPeer(this.prefixUpdatesIn, { peer, action: 'announce' }, announced);
+    if (withdrawn) this.countPeer(this.prefixUpdatesIn, { peer, action: 'withdraw' }, withdrawn);
+  }
+
+  prefixesSentTo(peer: string, announced: number, withdrawn: number): void {
+    if (announced) this.countPeer(this.prefixUpdatesOut, { peer, action: 'announce' }, announced);
+    if (withdrawn) this.countPeer(this.prefixUpdatesOut, { peer, action: 'withdraw' }, withdrawn);
+  }
+
+  reconciled(kind: 'full' | 'delta', seconds: number, ok: boolean): void {
+    this.reconcileDuration.observe({ kind }, seconds);
+    if (!ok) this.reconcileFailures.inc({ kind });
+  }
+
+  routesRepaired(count = 1): void {
+    this.repairs.inc(count);
+  }
+
+  datastoreEvent(resource: string, type: 'add' | 'update' | 'delete'): void {
+    this.datastoreEvents.inc({ resource, type });
+  }
+
+  datastoreResync(reason: string): void {
+    this.datastoreResyncs.inc({ reason });
+  }
+
+  podRoutePropagated(seconds: number): void {
+    if (seconds >= 0) this.propagation.observe(seconds);
+  }
+
+  /** Drops a removed peer's series so that they end instead of lingering until restart. */
+  forgetPeer(peer: string): void {
+    const series = this.peerSeries.get(peer);
+    if (!series) return;
+    for (const [counter, labelSets] of series) for (const labels of labelSets.values()) counter.remove(labels);
+    this.peerSeries.delete(peer);
+  }
+
+  private countPeer(counter: Counter<string>, labels: Record<string, string> & { peer: string }, n = 1): void {
+    counter.inc(labels, n);
+    this.track(counter, labels);
+  }
+
+  /** Remembers which label sets a peer has used, so that `forgetPeer` can remove them exactly. */
+  private track(counter: Counter<string>, labels: Record<string, string>): void {
+    let series = this.peerSeries.get(labels.peer);
+    if (!series) this.peerSeries.set(labels.peer, (series = new Map()));
+    let labelSets = series.get(counter);
+    if (!labelSets) series.set(counter, (labelSets = new Map()));
+    const key = Object.values(labels).join('|');
+    if (!labelSets.has(key)) labelSets.set(key, labels);
+  }
+
+  /** HTTP handler for GET /metrics. */
+  handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
+      return;
+    }
+    const body = await this.registry.metrics();
+    res.writeHead(200, { 'content-type': this.registry.contentType }).end(body);
+  };
+}

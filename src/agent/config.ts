@@ -11,7 +11,9 @@ import { addressFamily } from './addr.ts';
 import { AUTODETECT_METHOD_SYNTAX, AutodetectMethodError, formatAutodetectMethod, parseAutodetectMethod, type AutodetectMethod } from './autodetect.ts';
 import { AgentError, AgentErrorCode } from './errors.ts';
 
-export const DEFAULT_CONTROL_SOCKET = '/var/run/tortie/tortie.sock';
+import { DEFAULT_CONTROL_SOCKET } from './control.ts';
+
+export { DEFAULT_CONTROL_SOCKET };
 /**
  * The route protocol number tortie's routes carry (`ip route ... proto 116`): "t" in ASCII, used by
  * no common daemon (/etc/iproute2/rt_protos: zebra 11, bird 12, bgp 186-192, Calico's Felix 80).
@@ -159,7 +161,10 @@ export function parseListen(text: string): ListenAddress | null {
   const t = text.trim();
   if (t === 'off') return null;
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(t);
-  if (!m) throw new BadValue('expected ADDR:PORT (IPv6 as [ADDR]:PORT) or off');
+  if (!m) {
+    if (!t.startsWith('[') && (t.match(/:/g)?.length ?? 0) > 1) throw new BadValue('an IPv6 address goes in brackets: [ADDR]:PORT');
+    throw new BadValue('expected ADDR:PORT (IPv6 as [ADDR]:PORT) or off');
+  }
   const host = m[1] ?? m[2];
   const family = addressFamily(host);
   if (family === null || (m[1] !== undefined && family !== 6) || (m[2] !== undefined && family !== 4)) {

@@ -13,6 +13,9 @@ import { AgentError, AgentErrorCode } from './errors.ts';
 import { addressFamily, parseCidr } from './addr.ts';
 import type { KernelRoute, KernelRoutesSource, NodeStatus, PeerStatus, RibRoute, RoutesQuery, RoutesSource, StatusSource } from './sources.ts';
 
+/** Where `tortie agent` listens and the CLI looks, unless told otherwise. */
+export const DEFAULT_CONTROL_SOCKET = '/var/run/tortie/tortie.sock';
+
 export const ControlErrorCode = {
   BadRequest: 'TORTIE_CONTROL_BAD_REQUEST',
   UnknownMethod: 'TORTIE_CONTROL_UNKNOWN_METHOD',

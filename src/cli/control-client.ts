@@ -1,5 +1,5 @@
 /** What `tortie status` and `tortie routes` share: finding the socket and reporting failures. */
-import { DEFAULT_CONTROL_SOCKET } from '../agent/config.ts';
+import { DEFAULT_CONTROL_SOCKET } from '../agent/control.ts';
 import { AgentError } from '../agent/errors.ts';
 
 export const CONTROL_SOCKET_HELP = `  --control-socket PATH

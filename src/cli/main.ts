@@ -1,18 +1,18 @@
 import { VERSION } from '../version.ts';
-import { agentCommand } from './agent.ts';
-import { routesCommand } from './routes.ts';
-import { statusCommand } from './status.ts';
 
 interface Command {
   summary: string;
   run(args: string[]): Promise<number>;
 }
 
-/** Subcommands by name; each takes --help. */
+/**
+ * Subcommands by name; each takes --help. Each is imported when run, so that `tortie status` does
+ * not pay for loading the agent's logging and metrics libraries.
+ */
 const commands: Record<string, Command> = {
-  agent: { summary: "run tortie on this node (the agent; see tortie agent --help)", run: agentCommand },
-  status: { summary: "show this node's BGP sessions, like calicoctl node status", run: statusCommand },
-  routes: { summary: 'show the Loc-RIB, the best paths and why, and the kernel routes', run: routesCommand },
+  agent: { summary: "run tortie on this node (the agent; see tortie agent --help)", run: async (a) => (await import('./agent.ts')).agentCommand(a) },
+  status: { summary: "show this node's BGP sessions, like calicoctl node status", run: async (a) => (await import('./status.ts')).statusCommand(a) },
+  routes: { summary: 'show the Loc-RIB, the best paths and why, and the kernel routes', run: async (a) => (await import('./routes.ts')).routesCommand(a) },
   version: {
     summary: 'print the version',
     run: async () => {

@@ -76,7 +76,7 @@ export function createLogger(opts: LogOptions): Logger {
   const stream = opts.stream ?? process.stderr;
   const pretty = opts.format === 'pretty' || (opts.format === 'auto' && Boolean(stream.isTTY));
   const destination = pretty ? { write: (line: string) => stream.write(prettyLine(line)) } : opts.stream ? { write: (line: string) => stream.write(line) } : pino.destination({ fd: 2, sync: true });
-  return pino(
+  return guardChildren(pino(
     {
       level: opts.level,
       base: { pid: process.pid },
@@ -86,7 +86,18 @@ export function createLogger(opts: LogOptions): Logger {
       },
     },
     destination,
-  );
+  ));
+}
+
+/**
+ * pino's `formatters.bindings` sees only the root bindings, not those given to `child()`; scrub
+ * those on the way in, for children of children too.
+ */
+function guardChildren(log: Logger): Logger {
+  const child = log.child.bind(log) as unknown as (b: Record<string, unknown>, o?: object) => Logger;
+  const guarded = (bindings: Record<string, unknown>, options?: object) => guardChildren(child(redactSecrets(bindings), options));
+  log.child = guarded as unknown as Logger['child'];
+  return log;
 }
 
 /** A child logger for one BGP peer: every line carries the peer's address and AS. */

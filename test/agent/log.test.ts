@@ -53,7 +53,7 @@ describe('logging', () => {
   it('is pretty on a terminal with format auto, and when asked', () => {
     const tty = capture('info', 'auto', true);
     tty.log.info({ peer: '10.0.0.2', detail: 'two words' }, 'session up');
-    expect(tty.lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  session up peer=10\.0\.0\.2 detail="two words"\n$/);
+    expect(tty.lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}session up peer=10\.0\.0\.2 detail="two words"\n$/);
     const pipe = capture('info', 'auto', false);
     pipe.log.info('x');
     expect(() => JSON.parse(pipe.lines[0])).not.toThrow();

@@ -116,7 +116,12 @@ describe('metrics', () => {
     const exprs: string[] = [];
     const walk = (v: unknown) => {
       if (Array.isArray(v)) v.forEach(walk);
-      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) (k === 'expr' && typeof x === 'string' ? exprs.push(x) : walk(x));
+      else if (v && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) {
+          if (k === 'expr' && typeof x === 'string') exprs.push(x);
+          else walk(x);
+        }
+      }
     };
     walk(dashboard.panels);
     const used = new Set(exprs.flatMap((e) => [...e.matchAll(/\b((?:tortie|process|nodejs)_[a-z0-9_]+)/g)].map((m) => m[1])));

@@ -27,6 +27,8 @@ export interface AgentParts {
   dataplane?: DataplaneStatsSource;
   /** Started components, in start order (stopped in reverse). */
   components?: Component[];
+  /** Run on SIGHUP: re-read what can change at run time (the datastore relists, peers are re-diffed). */
+  reload?: () => Promise<void> | void;
 }
 
 export interface NodeAddresses {
@@ -90,6 +92,7 @@ export async function runAgent(loaded: LoadedConfig, opts: { host?: HostNetwork;
 
   const lifecycle = new Lifecycle({ log, shutdownTimeoutMs: config.shutdownTimeout });
   for (const c of parts.components ?? []) lifecycle.add(c);
+  if (parts.reload) lifecycle.onReload('parts', parts.reload);
 
   const metrics = new AgentMetrics({ version: VERSION, node: config.nodeName, sources: { status: parts.status, locRib: parts.locRib, dataplane: parts.dataplane, datastore: parts.sync } });
   const health = new Health({ sync: parts.sync, peers: parts.status, startedAt });

@@ -107,6 +107,11 @@ describe('tortie agent in a namespace', () => {
       expect(second.stderr()).toMatch(/another agent is listening on .*a\.sock.*TORTIE_CONTROL_SOCKET_IN_USE/);
       expect(await controlRequest(sock, 'ping')).toEqual({ pong: true });
 
+      // SIGHUP reloads without stopping anything.
+      agent.child.kill('SIGHUP');
+      await waitFor('the reload', async () => (agent.stderr().includes('SIGHUP: reloading configuration') ? true : undefined));
+      expect(await controlRequest(sock, 'ping')).toEqual({ pong: true });
+
       agent.child.kill('SIGTERM');
       expect(await agent.exited).toBe(0);
       expect(existsSync(sock)).toBe(false);

@@ -9,26 +9,27 @@ import { Netns, run, uniqueName } from '../../src/netns/netns.ts';
 let ns: Netns;
 let host: IprouteHost;
 
-/** A veth pair with both ends inside `ns`; addresses go on `name`. */
-async function iface(name: string, addrs: string[], up = true) {
-  await ns.ip('link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`);
-  for (const a of addrs) await ns.ip(...(a.includes(':') ? ['-6'] : []), 'addr', 'add', a, 'dev', name, ...(a.includes(':') ? ['nodad'] : []));
-  if (up) {
-    await ns.ip('link', 'set', `${name}p`, 'up');
-    await ns.ip('link', 'set', name, 'up');
-  }
+/** `ip -batch` lines for a veth pair with both ends inside the namespace; addresses go on `name`. */
+function iface(name: string, addrs: string[], up = true): string[] {
+  return [
+    `link add ${name} type veth peer name ${name}p`,
+    ...addrs.map((a) => (a.includes(':') ? `addr add ${a} dev ${name} nodad` : `addr add ${a} dev ${name}`)),
+    ...(up ? [`link set ${name}p up`, `link set ${name} up`] : []),
+  ];
 }
 
 beforeAll(async () => {
   ns = await Netns.create(uniqueName('ta'));
   host = new IprouteHost(ns.name);
   // Creation order is ifindex order, which first-found follows.
-  await iface('cali1', ['10.9.0.1/24']);
-  await iface('ens4', ['10.4.0.2/24'], false);
-  await iface('ens5', ['10.1.0.2/24', 'fd00:1::2/64']);
-  await iface('eth7', ['10.2.0.2/24', 'fd00:2::2/64']);
-  await ns.ip('route', 'add', '198.18.0.0/24', 'via', '10.2.0.1', 'dev', 'eth7');
-  await ns.ip('-6', 'route', 'add', 'fd99::/64', 'via', 'fd00:2::1', 'dev', 'eth7');
+  await ns.ipBatch([
+    ...iface('cali1', ['10.9.0.1/24']),
+    ...iface('ens4', ['10.4.0.2/24'], false),
+    ...iface('ens5', ['10.1.0.2/24', 'fd00:1::2/64']),
+    ...iface('eth7', ['10.2.0.2/24', 'fd00:2::2/64']),
+    'route add 198.18.0.0/24 via 10.2.0.1 dev eth7',
+    'route add fd99::/64 via fd00:2::1 dev eth7',
+  ]);
 });
 
 afterAll(async () => {

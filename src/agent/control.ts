@@ -128,12 +128,17 @@ export class ControlServer {
   }
 
   async start(): Promise<void> {
-    mkdirSync(dirname(this.path), { recursive: true, mode: 0o755 });
+    try {
+      mkdirSync(dirname(this.path), { recursive: true, mode: 0o755 });
+    } catch (e) {
+      throw new AgentError(AgentErrorCode.ControlSocketFailed, `cannot create the directory of control socket ${this.path}: ${(e as NodeJS.ErrnoException).code ?? e}; run as root or choose another --control-socket`, { cause: e });
+    }
     await this.clearStale();
     const server = createServer((socket) => this.serve(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => {
-        reject(new AgentError(AgentErrorCode.ControlSocketInUse, `cannot listen on control socket ${this.path}: ${e.code ?? e.message}`, { cause: e }));
+        const code = e.code === 'EADDRINUSE' ? AgentErrorCode.ControlSocketInUse : AgentErrorCode.ControlSocketFailed;
+        reject(new AgentError(code, `cannot listen on control socket ${this.path}: ${e.code ?? e.message}; choose another --control-socket`, { cause: e }));
       });
       // The socket file is created by bind() with mode 0777 & ~umask; narrowing the umask around
       // listen() makes it owner-only from birth, with no window where others could connect.
@@ -160,16 +165,21 @@ export class ControlServer {
     if (!st.isSocket()) {
       throw new AgentError(AgentErrorCode.ControlSocketInUse, `control socket path ${this.path} exists and is not a socket; remove it or choose another --control-socket`);
     }
-    const alive = await new Promise<boolean>((resolve) => {
+    // Only a refused connection proves the socket stale; any other failure (EACCES: someone
+    // else's socket) leaves it alone.
+    const probe = await new Promise<'alive' | 'stale' | NodeJS.ErrnoException>((resolve) => {
       const c = createConnection(this.path);
       c.once('connect', () => {
         c.destroy();
-        resolve(true);
+        resolve('alive');
       });
-      c.once('error', () => resolve(false));
+      c.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED' ? 'stale' : e));
     });
-    if (alive) {
+    if (probe === 'alive') {
       throw new AgentError(AgentErrorCode.ControlSocketInUse, `another agent is listening on ${this.path}; stop it or choose another --control-socket`);
+    }
+    if (probe !== 'stale') {
+      throw new AgentError(AgentErrorCode.ControlSocketInUse, `control socket ${this.path} exists and cannot be probed (${probe.code ?? probe.message}); remove it or choose another --control-socket`);
     }
     unlinkSync(this.path);
   }

@@ -10,6 +10,8 @@ export const AgentErrorCode = {
   NodeAddress: 'TORTIE_NODE_ADDRESS',
   /** The control socket's path holds something else, or another agent listens on it. */
   ControlSocketInUse: 'TORTIE_CONTROL_SOCKET_IN_USE',
+  /** The control socket could not be created (no permission on its directory, ...). */
+  ControlSocketFailed: 'TORTIE_CONTROL_SOCKET_FAILED',
   /** The CLI could not reach the agent (not running, stale socket, permissions, no answer). */
   AgentUnreachable: 'TORTIE_AGENT_UNREACHABLE',
   /** The agent answered a control request with an error. */

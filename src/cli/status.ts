@@ -38,7 +38,7 @@ function info(p: StatusPeer): string {
 export function formatStatus(s: StatusResult): string {
   const n = s.node;
   const out = [
-    `tortie agent is running on node ${n.name} (AS ${n.asNumber}, router id ${n.routerId ?? 'unset'}, version ${n.version}, up since ${since(n.startedAt)} UTC)`,
+    `tortie agent is running on node ${n.name} (AS ${n.asNumber ?? 'not known yet'}, router id ${n.routerId ?? 'unset'}, version ${n.version}, up since ${since(n.startedAt)} UTC)`,
     `node addresses: IPv4 ${n.ipv4Address ?? 'none'}, IPv6 ${n.ipv6Address ?? 'none'}`,
   ];
   for (const family of [4, 6] as const) {

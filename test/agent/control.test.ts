@@ -152,3 +152,16 @@ describe('routes query', () => {
     expect(() => routesQueryFrom('10.65.1.7/40')).toThrow(/neither a prefix/);
   });
 });
+
+describe('control socket: unusable paths', () => {
+  it('reports a directory it cannot create with a typed error', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'ta-ctl-'));
+    try {
+      writeFileSync(join(d, 'plain'), '');
+      const s = new ControlServer(join(d, 'plain', 'sub', 'tortie.sock'), { status: new MemoryStatus(), routes: new MemoryRoutes(), kernel: new MemoryKernel() });
+      await expect(s.start()).rejects.toMatchObject({ code: 'TORTIE_CONTROL_SOCKET_FAILED', message: expect.stringContaining('ENOTDIR') });
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});

@@ -128,8 +128,11 @@ export interface HostNetwork {
 
 /** What the datastore knows about this node's addresses. */
 export interface NodeAddressHints {
-  /** `tortie.dev/bgp-ipv4-address` or `-ipv6-address`: an address, optionally with `/LEN`. */
-  annotation?: string | null;
+  /**
+   * `tortie.dev/bgp-ipv4-address` or `-ipv6-address`: the annotation's text (an address, optionally
+   * with `/LEN`), or as the datastore's model already parsed it.
+   */
+  annotation?: string | { address: string; prefixLength: number | null } | null;
   /** The Node's status.addresses of type InternalIP, in order. */
   internalIPs?: string[];
 }
@@ -159,7 +162,8 @@ export async function selectNodeAddress(
 ): Promise<NodeAddressChoice> {
   const annotationName = `tortie.dev/bgp-ipv${family}-address`;
   if (hints.annotation) {
-    const text = hints.annotation.trim();
+    const a = hints.annotation;
+    const text = (typeof a === 'string' ? a : a.prefixLength === null ? a.address : `${a.address}/${a.prefixLength}`).trim();
     const cidr = parseCidr(text);
     const plain = cidr ? null : addressFamily(text);
     if (!cidr && plain !== family) {

@@ -26,10 +26,10 @@ export const ControlErrorCode = {
 /** Longest request line accepted; a request is a few dozen bytes. */
 const MAX_REQUEST_BYTES = 64 * 1024;
 
-/** `status` answer: times as ISO 8601 strings so that the JSON reads well in `--json`. */
+/** `status` answer. */
 export interface StatusResult {
-  node: Omit<NodeStatus, 'startedAt'> & { startedAt: string };
-  peers: (Omit<PeerStatus, 'since'> & { since: string })[];
+  node: NodeStatus;
+  peers: PeerStatus[];
 }
 
 export interface RoutesResult {
@@ -90,11 +90,7 @@ async function dispatch(handlers: ControlHandlers, method: unknown, params: Reco
     case 'ping':
       return { pong: true };
     case 'status': {
-      const node = handlers.status.node();
-      return {
-        node: { ...node, startedAt: new Date(node.startedAt).toISOString() },
-        peers: handlers.status.peers().map((p) => ({ ...p, since: new Date(p.since).toISOString() })),
-      } satisfies StatusResult;
+      return { node: handlers.status.node(), peers: handlers.status.peers() } satisfies StatusResult;
     }
     case 'routes': {
       const query = routesQueryFrom(params.prefix);

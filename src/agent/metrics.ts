@@ -112,7 +112,7 @@ export class AgentMetrics {
     });
     new Gauge({
       name: 'tortie_dataplane_routes',
-      help: 'Kernel routes tortie wants, by kind: local-pod (/32 to a veth), blackhole (own blocks), bgp (learned from peers)',
+      help: "Kernel routes tortie wants, by kind: workload (a pod's /32 to its veth), blackhole (this node's blocks), learned (from BGP peers)",
       labelNames: ['kind'],
       registers,
       collect() {

@@ -84,7 +84,7 @@ export async function runAgent(loaded: LoadedConfig, opts: { host?: HostNetwork;
     routerId: addresses.ipv4.address,
     ipv4Address: addresses.ipv4.address,
     ipv6Address: addresses.ipv6.address,
-    startedAt,
+    startedAt: new Date(startedAt).toISOString(),
     version: VERSION,
   };
   const parts = (opts.parts ?? unwiredParts)(node);

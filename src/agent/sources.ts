@@ -43,8 +43,8 @@ export interface PeerStatus {
   asNumber: number;
   type: PeerType;
   state: SessionState;
-  /** When `state` was entered, milliseconds since the epoch. */
-  since: number;
+  /** When `state` was entered, ISO 8601 (as the speaker and the datastore's BGPStatus give it). */
+  since: string;
   /** Prefixes in the peer's Adj-RIB-In. */
   prefixesReceived: number;
   /** Of those, the ones import policy accepted. */
@@ -63,8 +63,8 @@ export interface NodeStatus {
   routerId: string | null;
   ipv4Address: string | null;
   ipv6Address: string | null;
-  /** Start of this agent process, milliseconds since the epoch. */
-  startedAt: number;
+  /** Start of this agent process, ISO 8601. */
+  startedAt: string;
   version: string;
 }
 
@@ -112,8 +112,11 @@ export interface KernelRoutesSource {
   kernelRoutes(prefixes: string[]): Promise<KernelRoute[]>;
 }
 
-/** The dataplane's route counts for the metrics. */
-export const DataplaneRouteKind = { LocalPod: 'local-pod', Blackhole: 'blackhole', Bgp: 'bgp' } as const;
+/**
+ * The dataplane's route counts for the metrics, by the dataplane's own kinds: workload (a pod's /32
+ * to its veth), blackhole (this node's blocks), learned (from BGP).
+ */
+export const DataplaneRouteKind = { Workload: 'workload', Blackhole: 'blackhole', Learned: 'learned' } as const;
 export type DataplaneRouteKind = (typeof DataplaneRouteKind)[keyof typeof DataplaneRouteKind];
 
 export interface DataplaneStatsSource {

@@ -49,6 +49,11 @@ describe('node address: precedence', () => {
     expect(c.reason).toContain('tortie.dev/bgp-ipv4-address');
   });
 
+  it('takes the annotation as the datastore parsed it', async () => {
+    expect(await selectNodeAddress(6, { annotation: { address: 'fd00::7', prefixLength: null } }, first, host)).toMatchObject({ address: 'fd00::7', prefixLength: null, source: 'annotation' });
+    expect(await selectNodeAddress(4, { annotation: { address: '10.1.2.3', prefixLength: 16 } }, first, host)).toMatchObject({ address: '10.1.2.3', prefixLength: 16 });
+  });
+
   it("takes the Node's InternalIP of the right family before autodetecting", async () => {
     const c = await selectNodeAddress(6, { internalIPs: ['10.4.4.4', 'fd00::4'] }, parseAutodetectMethod('first-found', 6), host);
     expect(c).toMatchObject({ address: 'fd00::4', source: 'internal-ip' });

@@ -18,7 +18,7 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 function setup() {
   const status = new MemoryStatus();
   const sync = new MemorySync();
-  const routes = { 'local-pod': 3, blackhole: 1, bgp: 7 };
+  const routes = { workload: 3, blackhole: 1, learned: 7 };
   const metrics = new AgentMetrics({
     version: '0.1.0',
     node: 'node-a',
@@ -49,13 +49,13 @@ describe('metrics', () => {
     let text = await metrics.registry.metrics();
     expect(sample(text, 'tortie_bgp_loc_rib_routes', { family: 'ipv4' })).toBe(12);
     expect(sample(text, 'tortie_bgp_loc_rib_routes', { family: 'ipv6' })).toBe(4);
-    expect(sample(text, 'tortie_dataplane_routes', { kind: 'bgp' })).toBe(7);
+    expect(sample(text, 'tortie_dataplane_routes', { kind: 'learned' })).toBe(7);
     expect(sample(text, 'tortie_datastore_synced')).toBe(0);
     sync.done = true;
-    routes.bgp = 9;
+    routes.learned = 9;
     text = await metrics.registry.metrics();
     expect(sample(text, 'tortie_datastore_synced')).toBe(1);
-    expect(sample(text, 'tortie_dataplane_routes', { kind: 'bgp' })).toBe(9);
+    expect(sample(text, 'tortie_dataplane_routes', { kind: 'learned' })).toBe(9);
     expect(sample(text, 'tortie_build_info', { version: '0.1.0', node: 'node-a' })).toBe(1);
   });
 

@@ -1,16 +1,17 @@
 /**
  * The agent's Prometheus metrics. Two ways in:
  * - events, counted as they happen through the small methods below (transitions, messages,
- *   reconciles, datastore events);
- * - state, read from the sources at scrape time (session states, prefix counts, table sizes), so a
- *   gauge can never disagree with `tortie status` and a removed peer disappears from the output.
+ *   datastore events, pod-route propagation);
+ * - state, read from the sources at scrape time (session states, prefix counts, table sizes, the
+ *   dataplane's counters), so a gauge can never disagree with `tortie status` and a removed peer
+ *   disappears from the output.
  *
  * Every name starts with `tortie_`; `dashboards/tortie.json` uses them, and a test checks that it
  * uses only names that exist here.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { DataplaneRouteKind, SESSION_STATE_CODE, type DataplaneStatsSource, type LocRibSizeSource, type SessionState, type StatusSource, type SyncSource } from './sources.ts';
+import { DataplaneRouteKind, SESSION_STATE_CODE, type DataplaneStats, type DataplaneStatsSource, type LocRibSizeSource, type SessionState, type StatusSource, type SyncSource } from './sources.ts';
 
 export interface MetricsSources {
   status?: StatusSource;
@@ -35,9 +36,13 @@ export const METRIC_NAMES = [
   'tortie_bgp_prefixes_advertised',
   'tortie_bgp_loc_rib_routes',
   'tortie_dataplane_routes',
-  'tortie_dataplane_reconcile_duration_seconds',
-  'tortie_dataplane_reconcile_failures_total',
+  'tortie_dataplane_resyncs_total',
+  'tortie_dataplane_resync_seconds_total',
+  'tortie_dataplane_last_resync_seconds',
+  'tortie_dataplane_failures_total',
   'tortie_dataplane_repairs_total',
+  'tortie_dataplane_conflicts',
+  'tortie_dataplane_pending_interface',
   'tortie_datastore_synced',
   'tortie_datastore_events_total',
   'tortie_datastore_resyncs_total',
@@ -53,9 +58,6 @@ export class AgentMetrics {
   private readonly messagesOut: Counter<'peer' | 'type'>;
   private readonly prefixUpdatesIn: Counter<'peer' | 'action'>;
   private readonly prefixUpdatesOut: Counter<'peer' | 'action'>;
-  private readonly reconcileDuration: Histogram<'kind'>;
-  private readonly reconcileFailures: Counter<'kind'>;
-  private readonly repairs: Counter;
   private readonly datastoreEvents: Counter<'resource' | 'type'>;
   private readonly datastoreResyncs: Counter<'reason'>;
   private readonly propagation: Histogram;
@@ -117,11 +119,28 @@ export class AgentMetrics {
       registers,
       collect() {
         this.reset();
-        const counts = sources().dataplane?.routesByKind();
-        if (!counts) return;
-        for (const kind of Object.values(DataplaneRouteKind)) this.set({ kind }, counts[kind] ?? 0);
+        const stats = sources().dataplane?.stats();
+        if (!stats) return;
+        for (const kind of Object.values(DataplaneRouteKind)) this.set({ kind }, stats.routes[kind] ?? 0);
       },
     });
+    // The dataplane keeps cumulative totals; a counter read from a total is reset and set to it.
+    const fromStats = (name: string, help: string, field: Exclude<keyof DataplaneStats, 'routes'>, type: 'counter' | 'gauge') => {
+      const collect = function (this: Counter | Gauge) {
+        const stats = sources().dataplane?.stats();
+        this.reset();
+        if (stats) this.inc(stats[field]);
+      };
+      if (type === 'counter') new Counter({ name, help, registers, collect });
+      else new Gauge({ name, help, registers, collect });
+    };
+    fromStats('tortie_dataplane_resyncs_total', 'Full passes comparing the kernel routes with the desired ones (at start, periodically, after errors)', 'resyncs', 'counter');
+    fromStats('tortie_dataplane_resync_seconds_total', 'Seconds spent in full resyncs; divided by the resyncs, their mean duration', 'resyncSecondsTotal', 'counter');
+    fromStats('tortie_dataplane_last_resync_seconds', 'Duration of the last full resync', 'lastResyncSeconds', 'gauge');
+    fromStats('tortie_dataplane_failures_total', 'Kernel operations that failed, failed dumps and lost notification streams (each followed by a full resync)', 'failures', 'counter');
+    fromStats('tortie_dataplane_repairs_total', 'Routes put right after something outside tortie changed or removed them', 'repairs', 'counter');
+    fromStats('tortie_dataplane_conflicts', 'Desired routes blocked by a foreign route', 'conflicts', 'gauge');
+    fromStats('tortie_dataplane_pending_interface', 'Pod routes waiting for their interface to exist and be up', 'pendingInterface', 'gauge');
     new Gauge({
       name: 'tortie_datastore_synced',
       help: '1 once the datastore has delivered a complete view of the cluster',
@@ -136,15 +155,6 @@ export class AgentMetrics {
     this.messagesOut = new Counter({ name: 'tortie_bgp_messages_sent_total', help: 'BGP messages sent per peer and type', labelNames: ['peer', 'type'], registers });
     this.prefixUpdatesIn = new Counter({ name: 'tortie_bgp_prefix_updates_received_total', help: 'Prefixes announced or withdrawn by the peer, counted per prefix', labelNames: ['peer', 'action'], registers });
     this.prefixUpdatesOut = new Counter({ name: 'tortie_bgp_prefix_updates_sent_total', help: 'Prefixes announced or withdrawn to the peer, counted per prefix', labelNames: ['peer', 'action'], registers });
-    this.reconcileDuration = new Histogram({
-      name: 'tortie_dataplane_reconcile_duration_seconds',
-      help: 'Time to make the kernel match the desired routes: full (dump and diff) or delta (a batch of changes)',
-      labelNames: ['kind'],
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
-    this.reconcileFailures = new Counter({ name: 'tortie_dataplane_reconcile_failures_total', help: 'Reconciles that failed (followed by a full resync)', labelNames: ['kind'], registers });
-    this.repairs = new Counter({ name: 'tortie_dataplane_repairs_total', help: 'Routes restored after something outside tortie changed them', registers });
     this.datastoreEvents = new Counter({ name: 'tortie_datastore_events_total', help: 'Changes delivered by the datastore per resource and type', labelNames: ['resource', 'type'], registers });
     this.datastoreResyncs = new Counter({ name: 'tortie_datastore_resyncs_total', help: 'Full relists of the datastore, by reason', labelNames: ['reason'], registers });
     this.propagation = new Histogram({
@@ -180,15 +190,6 @@ export class AgentMetrics {
   prefixesSentTo(peer: string, announced: number, withdrawn: number): void {
     if (announced) this.countPeer(this.prefixUpdatesOut, { peer, action: 'announce' }, announced);
     if (withdrawn) this.countPeer(this.prefixUpdatesOut, { peer, action: 'withdraw' }, withdrawn);
-  }
-
-  reconciled(kind: 'full' | 'delta', seconds: number, ok: boolean): void {
-    this.reconcileDuration.observe({ kind }, seconds);
-    if (!ok) this.reconcileFailures.inc({ kind });
-  }
-
-  routesRepaired(count = 1): void {
-    this.repairs.inc(count);
   }
 
   datastoreEvent(resource: string, type: 'add' | 'update' | 'delete'): void {

@@ -6,7 +6,7 @@
  *   StatusSource        <- speaker (peers, sessions, counters) + agent (node identity)
  *   RoutesSource        <- speaker (Loc-RIB with the decision's reasons)
  *   KernelRoutesSource  <- dataplane (what the kernel holds, ours and foreign)
- *   DataplaneStatsSource<- dataplane (routes by kind)
+ *   DataplaneStatsSource<- dataplane (its counters, read at scrape time)
  *   SyncSource          <- datastore (initial sync done?)
  */
 
@@ -119,8 +119,26 @@ export interface KernelRoutesSource {
 export const DataplaneRouteKind = { Workload: 'workload', Blackhole: 'blackhole', Learned: 'learned' } as const;
 export type DataplaneRouteKind = (typeof DataplaneRouteKind)[keyof typeof DataplaneRouteKind];
 
+/** What the dataplane counts; totals are cumulative since start. A subset of the route controller's `counters`. */
+export interface DataplaneStats {
+  /** Desired routes by kind. */
+  routes: Record<DataplaneRouteKind, number>;
+  /** Full kernel dump-and-diff passes, and the seconds they took in total and the last time. */
+  resyncs: number;
+  resyncSecondsTotal: number;
+  lastResyncSeconds: number;
+  /** Kernel operations that failed, failed dumps, lost notification streams. */
+  failures: number;
+  /** Routes put right after something outside tortie changed or removed them. */
+  repairs: number;
+  /** Desired routes blocked by a foreign route. */
+  conflicts: number;
+  /** Workload routes waiting for their interface. */
+  pendingInterface: number;
+}
+
 export interface DataplaneStatsSource {
-  routesByKind(): Record<DataplaneRouteKind, number>;
+  stats(): DataplaneStats;
 }
 
 export interface LocRibSizeSource {

@@ -18,13 +18,13 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 function setup() {
   const status = new MemoryStatus();
   const sync = new MemorySync();
-  const routes = { workload: 3, blackhole: 1, learned: 7 };
+  const stats = { routes: { workload: 3, blackhole: 1, learned: 7 }, resyncs: 2, resyncSecondsTotal: 0.5, lastResyncSeconds: 0.2, failures: 1, repairs: 4, conflicts: 0, pendingInterface: 1 };
   const metrics = new AgentMetrics({
     version: '0.1.0',
     node: 'node-a',
-    sources: { status, datastore: sync, locRib: { locRibSize: () => ({ ipv4: 12, ipv6: 4 }) }, dataplane: { routesByKind: () => routes } },
+    sources: { status, datastore: sync, locRib: { locRibSize: () => ({ ipv4: 12, ipv6: 4 }) }, dataplane: { stats: () => stats } },
   });
-  return { metrics, status, sync, routes };
+  return { metrics, status, sync, stats };
 }
 
 describe('metrics', () => {
@@ -44,18 +44,24 @@ describe('metrics', () => {
     expect(sample(text, 'tortie_bgp_session_state', { peer: '10.0.0.2' })).toBe(1);
   });
 
-  it('reports table sizes, dataplane routes by kind and datastore sync', async () => {
-    const { metrics, sync, routes } = setup();
+  it("reports table sizes, the dataplane's counters and datastore sync", async () => {
+    const { metrics, sync, stats } = setup();
     let text = await metrics.registry.metrics();
     expect(sample(text, 'tortie_bgp_loc_rib_routes', { family: 'ipv4' })).toBe(12);
     expect(sample(text, 'tortie_bgp_loc_rib_routes', { family: 'ipv6' })).toBe(4);
     expect(sample(text, 'tortie_dataplane_routes', { kind: 'learned' })).toBe(7);
     expect(sample(text, 'tortie_datastore_synced')).toBe(0);
+    expect(sample(text, 'tortie_dataplane_resyncs_total')).toBe(2);
+    expect(sample(text, 'tortie_dataplane_resync_seconds_total')).toBe(0.5);
+    expect(sample(text, 'tortie_dataplane_failures_total')).toBe(1);
+    expect(sample(text, 'tortie_dataplane_pending_interface')).toBe(1);
     sync.done = true;
-    routes.learned = 9;
+    stats.routes.learned = 9;
+    stats.repairs = 6;
     text = await metrics.registry.metrics();
     expect(sample(text, 'tortie_datastore_synced')).toBe(1);
     expect(sample(text, 'tortie_dataplane_routes', { kind: 'learned' })).toBe(9);
+    expect(sample(text, 'tortie_dataplane_repairs_total')).toBe(6);
     expect(sample(text, 'tortie_build_info', { version: '0.1.0', node: 'node-a' })).toBe(1);
   });
 
@@ -67,9 +73,6 @@ describe('metrics', () => {
     metrics.messageSent('10.0.0.2', 'KEEPALIVE');
     metrics.prefixesReceivedFrom('10.0.0.2', 100, 2);
     metrics.prefixesSentTo('10.0.0.2', 5, 0);
-    metrics.reconciled('full', 0.2, true);
-    metrics.reconciled('delta', 0.001, false);
-    metrics.routesRepaired(2);
     metrics.datastoreEvent('Pod', 'add');
     metrics.datastoreResync('410 Gone');
     metrics.podRoutePropagated(0.3);
@@ -79,9 +82,6 @@ describe('metrics', () => {
     expect(sample(text, 'tortie_bgp_messages_sent_total', { peer: '10.0.0.2', type: 'KEEPALIVE' })).toBe(1);
     expect(sample(text, 'tortie_bgp_prefix_updates_received_total', { peer: '10.0.0.2', action: 'withdraw' })).toBe(2);
     expect(sample(text, 'tortie_bgp_prefix_updates_sent_total', { peer: '10.0.0.2', action: 'withdraw' })).toBeUndefined();
-    expect(sample(text, 'tortie_dataplane_reconcile_duration_seconds_count', { kind: 'full' })).toBe(1);
-    expect(sample(text, 'tortie_dataplane_reconcile_failures_total', { kind: 'delta' })).toBe(1);
-    expect(sample(text, 'tortie_dataplane_repairs_total')).toBe(2);
     expect(sample(text, 'tortie_datastore_events_total', { resource: 'Pod', type: 'add' })).toBe(1);
     expect(sample(text, 'tortie_datastore_resyncs_total', { reason: '410 Gone' })).toBe(1);
     expect(sample(text, 'tortie_pod_route_propagation_seconds_bucket', { le: '0.5' })).toBe(1);

@@ -1,9 +1,9 @@
 /**
  * The agent's Prometheus metrics. Two ways in:
- * - events, counted as they happen through the small methods below (transitions, messages,
- *   datastore events, pod-route propagation);
- * - state, read from the sources at scrape time (session states, prefix counts, table sizes, the
- *   dataplane's counters), so a gauge can never disagree with `tortie status` and a removed peer
+ * - events, counted as they happen through the small methods below (state transitions, datastore
+ *   events, pod-route propagation);
+ * - state and cumulative counters, read from the sources at scrape time (session states, prefix
+ *   counts, message counts, table sizes, the dataplane's counters), so a gauge can never disagree with `tortie status` and a removed peer
  *   disappears from the output.
  *
  * Every name starts with `tortie_`; `dashboards/tortie.json` uses them, and a test checks that it
@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { DataplaneRouteKind, SESSION_STATE_CODE, type DataplaneStats, type DataplaneStatsSource, type LocRibSizeSource, type SessionState, type StatusSource, type SyncSource } from './sources.ts';
+import { DataplaneRouteKind, SESSION_STATE_CODE, type DataplaneStats, type DataplaneStatsSource, type PeerCounters, type LocRibSizeSource, type SessionState, type StatusSource, type SyncSource } from './sources.ts';
 
 export interface MetricsSources {
   status?: StatusSource;
@@ -20,7 +20,6 @@ export interface MetricsSources {
   datastore?: SyncSource;
 }
 
-export type BgpMessageType = 'OPEN' | 'UPDATE' | 'NOTIFICATION' | 'KEEPALIVE' | 'ROUTE-REFRESH';
 
 /** Names of every tortie metric, for the dashboard check and documentation. */
 export const METRIC_NAMES = [
@@ -54,10 +53,6 @@ export class AgentMetrics {
   private sources: MetricsSources;
 
   private readonly transitions: Counter<'peer' | 'from' | 'to'>;
-  private readonly messagesIn: Counter<'peer' | 'type'>;
-  private readonly messagesOut: Counter<'peer' | 'type'>;
-  private readonly prefixUpdatesIn: Counter<'peer' | 'action'>;
-  private readonly prefixUpdatesOut: Counter<'peer' | 'action'>;
   private readonly datastoreEvents: Counter<'resource' | 'type'>;
   private readonly datastoreResyncs: Counter<'reason'>;
   private readonly propagation: Histogram;
@@ -151,10 +146,25 @@ export class AgentMetrics {
     });
 
     this.transitions = new Counter({ name: 'tortie_bgp_session_transitions_total', help: 'BGP state machine transitions per peer', labelNames: ['peer', 'from', 'to'], registers });
-    this.messagesIn = new Counter({ name: 'tortie_bgp_messages_received_total', help: 'BGP messages received per peer and type', labelNames: ['peer', 'type'], registers });
-    this.messagesOut = new Counter({ name: 'tortie_bgp_messages_sent_total', help: 'BGP messages sent per peer and type', labelNames: ['peer', 'type'], registers });
-    this.prefixUpdatesIn = new Counter({ name: 'tortie_bgp_prefix_updates_received_total', help: 'Prefixes announced or withdrawn by the peer, counted per prefix', labelNames: ['peer', 'action'], registers });
-    this.prefixUpdatesOut = new Counter({ name: 'tortie_bgp_prefix_updates_sent_total', help: 'Prefixes announced or withdrawn to the peer, counted per prefix', labelNames: ['peer', 'action'], registers });
+    // Per-peer counters kept by the speaker, read at scrape time: a removed peer's series end.
+    const peerCounter = (name: string, help: string, label: 'type' | 'action', values: (c: PeerCounters) => [string, number | undefined][]) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['peer', label],
+        registers,
+        collect() {
+          this.reset();
+          for (const p of sources().status?.peers() ?? []) {
+            if (!p.counters) continue;
+            for (const [v, n] of values(p.counters)) if (n) this.inc({ peer: p.address, [label]: v }, n);
+          }
+        },
+      });
+    peerCounter('tortie_bgp_messages_received_total', 'BGP messages received per peer and type', 'type', (c) => Object.entries(c.messagesReceived));
+    peerCounter('tortie_bgp_messages_sent_total', 'BGP messages sent per peer and type', 'type', (c) => Object.entries(c.messagesSent));
+    peerCounter('tortie_bgp_prefix_updates_received_total', 'Prefixes announced or withdrawn by the peer, counted per prefix', 'action', (c) => [['announce', c.prefixesAnnouncedIn], ['withdraw', c.prefixesWithdrawnIn]]);
+    peerCounter('tortie_bgp_prefix_updates_sent_total', 'Prefixes announced or withdrawn to the peer, counted per prefix', 'action', (c) => [['announce', c.prefixesAnnouncedOut], ['withdraw', c.prefixesWithdrawnOut]]);
     this.datastoreEvents = new Counter({ name: 'tortie_datastore_events_total', help: 'Changes delivered by the datastore per resource and type', labelNames: ['resource', 'type'], registers });
     this.datastoreResyncs = new Counter({ name: 'tortie_datastore_resyncs_total', help: 'Full relists of the datastore, by reason', labelNames: ['reason'], registers });
     this.propagation = new Histogram({
@@ -172,24 +182,6 @@ export class AgentMetrics {
 
   sessionTransition(peer: string, from: SessionState, to: SessionState): void {
     this.countPeer(this.transitions, { peer, from, to });
-  }
-
-  messageReceived(peer: string, type: BgpMessageType, count = 1): void {
-    this.countPeer(this.messagesIn, { peer, type }, count);
-  }
-
-  messageSent(peer: string, type: BgpMessageType, count = 1): void {
-    this.countPeer(this.messagesOut, { peer, type }, count);
-  }
-
-  prefixesReceivedFrom(peer: string, announced: number, withdrawn: number): void {
-    if (announced) this.countPeer(this.prefixUpdatesIn, { peer, action: 'announce' }, announced);
-    if (withdrawn) this.countPeer(this.prefixUpdatesIn, { peer, action: 'withdraw' }, withdrawn);
-  }
-
-  prefixesSentTo(peer: string, announced: number, withdrawn: number): void {
-    if (announced) this.countPeer(this.prefixUpdatesOut, { peer, action: 'announce' }, announced);
-    if (withdrawn) this.countPeer(this.prefixUpdatesOut, { peer, action: 'withdraw' }, withdrawn);
   }
 
   datastoreEvent(resource: string, type: 'add' | 'update' | 'delete'): void {

@@ -31,6 +31,20 @@ export const SESSION_STATE_CODE: Record<SessionState, number> = {
   Established: 6,
 };
 
+/** BGP message types (RFC 4271 4.1, RFC 2918) as metric labels. */
+export type BgpMessageType = 'OPEN' | 'UPDATE' | 'NOTIFICATION' | 'KEEPALIVE' | 'ROUTE-REFRESH';
+
+/** Counters the speaker keeps per peer, cumulative since the peer was added. */
+export interface PeerCounters {
+  messagesReceived: Partial<Record<BgpMessageType, number>>;
+  messagesSent: Partial<Record<BgpMessageType, number>>;
+  /** Prefixes announced and withdrawn in UPDATEs, counted per prefix. */
+  prefixesAnnouncedIn: number;
+  prefixesWithdrawnIn: number;
+  prefixesAnnouncedOut: number;
+  prefixesWithdrawnOut: number;
+}
+
 /** Why we peer: the node-to-node mesh, a BGPPeer for every node, or a BGPPeer for this node. */
 export const PeerType = { Mesh: 'mesh', Global: 'global', Node: 'node' } as const;
 export type PeerType = (typeof PeerType)[keyof typeof PeerType];
@@ -53,6 +67,8 @@ export interface PeerStatus {
   prefixesAdvertised: number;
   /** The last error that took the session down (a NOTIFICATION, a socket error), or null. */
   lastError: string | null;
+  /** For the metrics only (not shown by `tortie status`); absent until the speaker counts them. */
+  counters?: PeerCounters;
 }
 
 export interface NodeStatus {

@@ -65,26 +65,41 @@ describe('metrics', () => {
     expect(sample(text, 'tortie_build_info', { version: '0.1.0', node: 'node-a' })).toBe(1);
   });
 
+  it("reads the speaker's per-peer counters at scrape time", async () => {
+    const { metrics, status } = setup();
+    status.peerList[0].counters = {
+      messagesReceived: { UPDATE: 3, KEEPALIVE: 10 },
+      messagesSent: { KEEPALIVE: 11 },
+      prefixesAnnouncedIn: 100,
+      prefixesWithdrawnIn: 2,
+      prefixesAnnouncedOut: 5,
+      prefixesWithdrawnOut: 0,
+    };
+    let text = await metrics.registry.metrics();
+    expect(sample(text, 'tortie_bgp_messages_received_total', { peer: '10.0.0.2', type: 'UPDATE' })).toBe(3);
+    expect(sample(text, 'tortie_bgp_messages_sent_total', { peer: '10.0.0.2', type: 'KEEPALIVE' })).toBe(11);
+    expect(sample(text, 'tortie_bgp_prefix_updates_received_total', { peer: '10.0.0.2', action: 'withdraw' })).toBe(2);
+    expect(sample(text, 'tortie_bgp_prefix_updates_sent_total', { peer: '10.0.0.2', action: 'announce' })).toBe(5);
+    expect(sample(text, 'tortie_bgp_prefix_updates_sent_total', { peer: '10.0.0.2', action: 'withdraw' })).toBeUndefined();
+    expect(sample(text, 'tortie_bgp_messages_received_total', { peer: '10.0.0.254' })).toBeUndefined();
+    status.peerList[0].counters.messagesReceived.UPDATE = 4;
+    text = await metrics.registry.metrics();
+    expect(sample(text, 'tortie_bgp_messages_received_total', { peer: '10.0.0.2', type: 'UPDATE' })).toBe(4);
+  });
+
   it("counts events, and forgets a removed peer's series", async () => {
     const { metrics, status } = setup();
     metrics.sessionTransition('10.0.0.2', 'OpenConfirm', 'Established');
     metrics.sessionTransition('10.0.0.3', 'Idle', 'Connect');
-    metrics.messageReceived('10.0.0.2', 'UPDATE', 3);
-    metrics.messageSent('10.0.0.2', 'KEEPALIVE');
-    metrics.prefixesReceivedFrom('10.0.0.2', 100, 2);
-    metrics.prefixesSentTo('10.0.0.2', 5, 0);
     metrics.datastoreEvent('Pod', 'add');
     metrics.datastoreResync('410 Gone');
     metrics.podRoutePropagated(0.3);
     let text = await metrics.registry.metrics();
     expect(sample(text, 'tortie_bgp_session_transitions_total', { peer: '10.0.0.2', from: 'OpenConfirm', to: 'Established' })).toBe(1);
-    expect(sample(text, 'tortie_bgp_messages_received_total', { peer: '10.0.0.2', type: 'UPDATE' })).toBe(3);
-    expect(sample(text, 'tortie_bgp_messages_sent_total', { peer: '10.0.0.2', type: 'KEEPALIVE' })).toBe(1);
-    expect(sample(text, 'tortie_bgp_prefix_updates_received_total', { peer: '10.0.0.2', action: 'withdraw' })).toBe(2);
-    expect(sample(text, 'tortie_bgp_prefix_updates_sent_total', { peer: '10.0.0.2', action: 'withdraw' })).toBeUndefined();
     expect(sample(text, 'tortie_datastore_events_total', { resource: 'Pod', type: 'add' })).toBe(1);
     expect(sample(text, 'tortie_datastore_resyncs_total', { reason: '410 Gone' })).toBe(1);
     expect(sample(text, 'tortie_pod_route_propagation_seconds_bucket', { le: '0.5' })).toBe(1);
+    expect(sample(text, 'tortie_pod_route_propagation_seconds_bucket', { le: '0.25' })).toBe(0);
     status.peerList = status.peerList.filter((p) => p.address !== '10.0.0.2');
     metrics.forgetPeer('10.0.0.2');
     text = await metrics.registry.metrics();

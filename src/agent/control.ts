@@ -131,6 +131,8 @@ export class ControlServer {
     }
     await this.clearStale();
     const server = createServer((socket) => this.serve(socket));
+    // A handful of CLI calls at a time is normal; a runaway script must not exhaust descriptors.
+    server.maxConnections = 64;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: NodeJS.ErrnoException) => {
         const code = e.code === 'EADDRINUSE' ? AgentErrorCode.ControlSocketInUse : AgentErrorCode.ControlSocketFailed;

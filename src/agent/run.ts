@@ -6,13 +6,13 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { selectNodeAddress, IprouteHost, type HostNetwork, type NodeAddressChoice, type NodeAddressHints } from './autodetect.ts';
-import { configForLog, formatListen, type LoadedConfig } from './config.ts';
+import { configForLog, formatListen, type ListenAddress, type LoadedConfig } from './config.ts';
 import { ControlServer } from './control.ts';
 import { AgentError, AgentErrorCode } from './errors.ts';
 import { Health } from './health.ts';
 import { listenHttp } from './http.ts';
-import { Lifecycle, type Component } from './lifecycle.ts';
-import { createLogger, type Logger } from './log.ts';
+import { Lifecycle, type Component, type ProcessLike } from './lifecycle.ts';
+import { createLogger, type LogOptions, type Logger } from './log.ts';
 import { AgentMetrics } from './metrics.ts';
 import type { DataplaneStatsSource, KernelRoutesSource, LocRibSizeSource, NodeStatus, RoutesSource, StatusSource, SyncSource } from './sources.ts';
 import { VERSION } from '../version.ts';
@@ -56,13 +56,27 @@ export function unwiredParts(node: NodeStatus): AgentParts {
 export interface RunningAgent {
   log: Logger;
   lifecycle: Lifecycle;
+  metrics: AgentMetrics;
   addresses: NodeAddresses;
+  /** Where the endpoints really listen (the port is known even when 0 was asked for). */
+  endpoints: { metrics: ListenAddress | null; health: ListenAddress | null; control: string };
+}
+
+export interface RunOptions {
+  /** The host autodetection reads; the kernel via `ip` by default. */
+  host?: HostNetwork;
+  /** Builds the parts once the node is known; `unwiredParts` until the wiring lands. */
+  parts?: (node: NodeStatus) => AgentParts;
+  /** Tests: capture the log, and take signals and exit from an emitter instead of the process. */
+  logStream?: LogOptions['stream'];
+  proc?: ProcessLike;
+  exit?: (code: number) => void;
 }
 
 /** Starts the agent's endpoints and signal handling; resolves once everything listens. */
-export async function runAgent(loaded: LoadedConfig, opts: { host?: HostNetwork; parts?: (node: NodeStatus) => AgentParts } = {}): Promise<RunningAgent> {
+export async function runAgent(loaded: LoadedConfig, opts: RunOptions = {}): Promise<RunningAgent> {
   const { config } = loaded;
-  const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, stream: opts.logStream });
   const startedAt = Date.now();
   log.info({ version: VERSION, config: configForLog(loaded) }, 'tortie agent starting');
 
@@ -90,7 +104,7 @@ export async function runAgent(loaded: LoadedConfig, opts: { host?: HostNetwork;
   const parts = (opts.parts ?? unwiredParts)(node);
   if (!opts.parts) log.warn('speaker, dataplane and datastore are not wired into the agent yet: serving status, metrics and health only');
 
-  const lifecycle = new Lifecycle({ log, shutdownTimeoutMs: config.shutdownTimeout });
+  const lifecycle = new Lifecycle({ log, shutdownTimeoutMs: config.shutdownTimeout, proc: opts.proc, exit: opts.exit });
   for (const c of parts.components ?? []) lifecycle.add(c);
   if (parts.reload) lifecycle.onReload('parts', parts.reload);
 
@@ -98,15 +112,18 @@ export async function runAgent(loaded: LoadedConfig, opts: { host?: HostNetwork;
   const health = new Health({ sync: parts.sync, peers: parts.status, startedAt });
   const control = new ControlServer(config.controlSocket, { status: parts.status, routes: parts.routes, kernel: parts.kernel }, { onError: (err) => log.error({ err }, 'control request failed') });
 
+  const endpoints: RunningAgent['endpoints'] = { metrics: null, health: null, control: config.controlSocket };
   try {
     if (config.healthListen) {
       const ep = await listenHttp('health', config.healthListen, health.handle);
       lifecycle.add({ name: 'health endpoint', stop: ep.stop });
+      endpoints.health = ep.address;
       log.info({ listen: formatListen(ep.address) }, 'health endpoint listening (/livez, /readyz)');
     }
     if (config.metricsListen) {
       const ep = await listenHttp('metrics', config.metricsListen, metrics.handle);
       lifecycle.add({ name: 'metrics endpoint', stop: ep.stop });
+      endpoints.metrics = ep.address;
       log.info({ listen: formatListen(ep.address) }, 'metrics endpoint listening (/metrics)');
     }
     await control.start();
@@ -118,5 +135,5 @@ export async function runAgent(loaded: LoadedConfig, opts: { host?: HostNetwork;
     throw e;
   }
   lifecycle.installSignalHandlers();
-  return { log, lifecycle, addresses };
+  return { log, lifecycle, metrics, addresses, endpoints };
 }

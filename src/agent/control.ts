@@ -11,6 +11,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { dirname } from 'node:path';
 import { AgentError, AgentErrorCode } from './errors.ts';
 import { addressFamily, parseCidr } from './addr.ts';
+import type { HealthReport } from './health.ts';
 import type { KernelRoute, KernelRoutesSource, NodeStatus, PeerStatus, RibRoute, RoutesQuery, RoutesSource, StatusSource } from './sources.ts';
 
 /** Where `tortie agent` listens and the CLI looks, unless told otherwise. */
@@ -30,6 +31,8 @@ const MAX_REQUEST_BYTES = 64 * 1024;
 export interface StatusResult {
   node: NodeStatus;
   peers: PeerStatus[];
+  /** The same verdict as /readyz, when the agent has one. */
+  readiness?: HealthReport;
 }
 
 export interface RoutesResult {
@@ -40,6 +43,7 @@ export interface ControlHandlers {
   status: StatusSource;
   routes: RoutesSource;
   kernel: KernelRoutesSource;
+  readiness?: () => HealthReport;
 }
 
 class RequestError extends Error {
@@ -90,7 +94,7 @@ async function dispatch(handlers: ControlHandlers, method: unknown, params: Reco
     case 'ping':
       return { pong: true };
     case 'status': {
-      return { node: handlers.status.node(), peers: handlers.status.peers() } satisfies StatusResult;
+      return { node: handlers.status.node(), peers: handlers.status.peers(), readiness: handlers.readiness?.() } satisfies StatusResult;
     }
     case 'routes': {
       const query = routesQueryFrom(params.prefix);

@@ -180,18 +180,26 @@ export class AgentMetrics {
     this.sources = { ...this.sources, ...sources };
   }
 
+  /** From the speaker's `peer-state` event. */
   sessionTransition(peer: string, from: SessionState, to: SessionState): void {
     this.countPeer(this.transitions, { peer, from, to });
   }
 
-  datastoreEvent(resource: string, type: 'add' | 'update' | 'delete'): void {
+  /** From the datastore's `change` event: the object's kind and the change type. */
+  datastoreEvent(resource: string, type: 'added' | 'updated' | 'deleted'): void {
     this.datastoreEvents.inc({ resource, type });
   }
 
+  /** A full relist (410 Gone, a watch restarted by the watchdog, the file replaced). */
   datastoreResync(reason: string): void {
     this.datastoreResyncs.inc({ reason });
   }
 
+  /**
+   * A remote pod's route reached this node's kernel: seconds from the pod's creation (its
+   * creationTimestamp, as the datastore delivered it) to the dataplane confirming the route. Clocks of
+   * different nodes differ; negative values are dropped.
+   */
   podRoutePropagated(seconds: number): void {
     if (seconds >= 0) this.propagation.observe(seconds);
   }

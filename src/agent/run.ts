@@ -146,7 +146,7 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions = {}): Pro
   const health = new Health({ sync, peers: status, startedAt: startedAtMs });
   const control = new ControlServer(
     config.controlSocket,
-    { status, routes: { routes: (q) => parts.routes.routes(q) }, kernel: { kernelRoutes: (p) => parts.kernel.kernelRoutes(p) } },
+    { status, routes: { routes: (q) => parts.routes.routes(q) }, kernel: { kernelRoutes: (p) => parts.kernel.kernelRoutes(p) }, readiness: () => health.readiness() },
     { onError: (err) => log.error({ err }, 'control request failed') },
   );
 

@@ -41,6 +41,10 @@ export function formatStatus(s: StatusResult): string {
     `tortie agent is running on node ${n.name} (AS ${n.asNumber ?? 'not known yet'}, router id ${n.routerId ?? 'unset'}, version ${n.version}, up since ${since(n.startedAt)} UTC)`,
     `node addresses: IPv4 ${n.ipv4Address ?? 'none'}, IPv6 ${n.ipv6Address ?? 'none'}`,
   ];
+  if (s.readiness) {
+    const failed = s.readiness.checks.filter((c) => !c.ok);
+    out.push(s.readiness.ok ? 'ready: yes' : `ready: no (${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')})`);
+  }
   for (const family of [4, 6] as const) {
     const peers = s.peers.filter((p) => addressFamily(p.address) === family);
     out.push('', `IPv${family} BGP status`);

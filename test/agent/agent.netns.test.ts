@@ -89,6 +89,10 @@ describe('tortie agent in a namespace', () => {
       const parsed = JSON.parse(status.stdout);
       expect(parsed.node).toMatchObject({ name: 'ta-node', ipv4Address: '10.1.0.2', ipv6Address: null });
       expect(parsed.peers).toEqual([]);
+      expect(Object.keys(parsed)).toEqual(['node', 'peers']);
+      const text = await tortie(['status', '--control-socket', sock]);
+      expect(text.stdout).toContain('ready: no (datastore: not synced yet)');
+      expect(text.stdout).toContain('No IPv4 peers found.');
 
       const log = agent.stderr().split('\n').filter(Boolean).map((l) => JSON.parse(l));
       expect(log.find((l) => l.family === 'ipv4')).toMatchObject({ address: '10.1.0.2', interface: 'ens5', source: 'autodetect', msg: expect.stringContaining('first-found') });

@@ -91,12 +91,12 @@ describe('metrics', () => {
     const { metrics, status } = setup();
     metrics.sessionTransition('10.0.0.2', 'OpenConfirm', 'Established');
     metrics.sessionTransition('10.0.0.3', 'Idle', 'Connect');
-    metrics.datastoreEvent('Pod', 'add');
+    metrics.datastoreEvent('Pod', 'added');
     metrics.datastoreResync('410 Gone');
     metrics.podRoutePropagated(0.3);
     let text = await metrics.registry.metrics();
     expect(sample(text, 'tortie_bgp_session_transitions_total', { peer: '10.0.0.2', from: 'OpenConfirm', to: 'Established' })).toBe(1);
-    expect(sample(text, 'tortie_datastore_events_total', { resource: 'Pod', type: 'add' })).toBe(1);
+    expect(sample(text, 'tortie_datastore_events_total', { resource: 'Pod', type: 'added' })).toBe(1);
     expect(sample(text, 'tortie_datastore_resyncs_total', { reason: '410 Gone' })).toBe(1);
     expect(sample(text, 'tortie_pod_route_propagation_seconds_bucket', { le: '0.5' })).toBe(1);
     expect(sample(text, 'tortie_pod_route_propagation_seconds_bucket', { le: '0.25' })).toBe(0);

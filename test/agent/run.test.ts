@@ -73,6 +73,7 @@ describe('runAgent with parts', () => {
       expect(h.lines.find((l) => l.family === 'ipv4')?.msg).toBe('node IPv4 address 10.0.0.9: from the Node annotation tortie.dev/bgp-ipv4-address');
       const st = (await controlRequest(sock, 'status')) as StatusResult;
       expect(st.peers.map((p) => p.address)).toEqual(['10.0.0.2', '10.0.0.254', 'fd00::2']);
+      expect(st.readiness).toMatchObject({ ok: false, checks: [{ name: 'datastore', ok: false }, { name: 'bgp', ok: false }] });
 
       const metrics = await (await fetch(`http://127.0.0.1:${agent.endpoints.metrics!.port}/metrics`)).text();
       expect(metrics).toContain('tortie_bgp_session_state{peer="10.0.0.2",peer_as="64512",type="mesh"} 6');

@@ -297,6 +297,12 @@ export interface DatastoreEvents {
   synced: [];
   /** Something went wrong that the datastore survives: bad object, lost connection, bad edit. */
   problem: [DatastoreError];
+  /**
+   * A full re-read after the first sync (changes it found come as `change` events): `restart`
+   * (an informer restarted after a failure or silence), `expired` (410 Gone), `file` (the file
+   * datastore re-read its file).
+   */
+  resync: [{ kind: Kind | 'file'; reason: 'restart' | 'expired' | 'file' }];
 }
 
 export interface Datastore extends EventEmitter<DatastoreEvents> {

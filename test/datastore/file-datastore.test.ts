@@ -204,12 +204,15 @@ describe('file datastore', () => {
 
   it('re-reads on demand (SIGHUP) and counts what it did', async () => {
     await open(docs(NODE_A), { fsWatch: false });
+    const resyncs: unknown[] = [];
+    ds.on('resync', (r) => resyncs.push(r));
     expect(ds.stats()).toEqual({ changes: 1, resyncs: 0, problems: 0 });
     await writeFile(file, docs(NODE_A, NODE_B));
     // reload() waits out the quiet time, reads, and resolves once the change is applied.
     await ds.reload();
     expect(events).toEqual(['added Node b 192.0.2.2 {}']);
     expect(ds.stats()).toEqual({ changes: 2, resyncs: 1, problems: 0 });
+    expect(resyncs).toEqual([{ kind: 'file', reason: 'file' }]);
   });
 
   it('notices edits by polling alone', async () => {

@@ -15,6 +15,7 @@ describe('Kubernetes datastore against a list/watch API server', () => {
   let events: string[];
   let problems: DatastoreError[];
   let logLines: string[] = [];
+  let resyncs: string[] = [];
   const log = (level: string) => (obj: object, msg?: string) => logLines.push(JSON.stringify({ level, ...obj, msg }));
 
   beforeEach(async () => {
@@ -39,6 +40,8 @@ describe('Kubernetes datastore against a list/watch API server', () => {
     events = [];
     problems = [];
     logLines = [];
+    resyncs = [];
+    ds.on('resync', (r) => resyncs.push(`${r.kind} ${r.reason}`));
     ds.on('change', (e) => events.push(describeEvent(e)));
     ds.on('problem', (p) => problems.push(p));
     await ds.start();
@@ -156,6 +159,7 @@ describe('Kubernetes datastore against a list/watch API server', () => {
     expect(events.filter((e) => e.startsWith('added Node n3')).length).toBe(1);
     // Two 410s, four informers each: eight relists.
     await waitFor('eight relists', () => ds.stats().resyncs >= 8);
+    expect(new Set(resyncs)).toEqual(new Set(['Node expired', 'Pod expired', 'BGPConfiguration expired', 'BGPPeer expired']));
     expect(ds.snapshot().bgpPeers.has('tor')).toBe(true);
   });
 
@@ -229,6 +233,7 @@ describe('Kubernetes datastore against a list/watch API server', () => {
     server.apply(NODES, node('n3', '192.0.2.3'));
     await waitFor('n3 after failed lists', () => events.includes('added Node n3 192.0.2.3 {}'), 20_000);
     expect(ds.informerStarts().Node).toBeGreaterThan(starts);
+    expect(resyncs).toContain('Node restart');
     expect(problems.some((p) => p.code === 'TK_DS_WATCH_FAILED')).toBe(true);
     // The hung list: only the watchdog notices it.
     expect(problems.some((p) => p.code === 'TK_DS_WATCH_SILENT')).toBe(true);

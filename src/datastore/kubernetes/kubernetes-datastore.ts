@@ -81,7 +81,6 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
   readonly #log: Logger;
   /** Last resourceVersion seen per object, valid or not. */
   readonly #seen = new Map<Kind, Map<string, string>>([Kind.Node, Kind.Pod, Kind.BGPConfiguration, Kind.BGPPeer].map((k) => [k, new Map()]));
-  readonly #listed = new Set<Kind>();
   #synced = false;
   #syncing = false;
   #resolveSynced!: () => void;
@@ -130,9 +129,11 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
         silenceTimeoutMs: options.silenceTimeoutMs ?? 120_000,
         backoff: options.backoff ?? { initialMs: 500, maxMs: 30_000 },
         random: options.random,
-        onList: (items) => {
-          if (this.#listed.has(spec.kind)) counters(this).resyncs++;
-          this.#listed.add(spec.kind);
+        onList: (items, why) => {
+          if (why !== 'initial') {
+            counters(this).resyncs++;
+            this.emit('resync', { kind: spec.kind, reason: why });
+          }
           this.#relist(spec, items);
           this.#checkSynced();
         },

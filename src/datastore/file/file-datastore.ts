@@ -307,6 +307,7 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
       } else {
         this.reloads++;
         counters(this).resyncs++;
+        this.emit('resync', { kind: 'file', reason: 'file' });
         this.#log.info({ path: this.path }, 'datastore file re-read');
       }
     } while (this.#readAgain && this.#running);

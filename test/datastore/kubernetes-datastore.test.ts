@@ -238,7 +238,7 @@ describe('Kubernetes datastore against a list/watch API server', () => {
     // The hung list: only the watchdog notices it.
     expect(problems.some((p) => p.code === 'TK_DS_WATCH_SILENT')).toBe(true);
     expect(events.filter((e) => e.startsWith('deleted'))).toEqual([]);
-  });
+  }, 40_000);
 
   it('refuses an invalid object naming the field, keeping its last valid version', async () => {
     server.apply(PEERS, peer('tor', { peerIP: '192.0.2.300', asNumber: 65000, password: PW }));

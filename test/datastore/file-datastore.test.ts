@@ -215,6 +215,15 @@ describe('file datastore', () => {
     expect(resyncs).toEqual([{ kind: 'file', reason: 'file' }]);
   });
 
+  it('reads a file whose modification time is in the future (a skewed clock) without waiting for it', async () => {
+    const { utimes } = await import('node:fs/promises');
+    await open(docs(NODE_A), { fsWatch: false });
+    await writeFile(file, docs(NODE_A, NODE_B));
+    const future = new Date(Date.now() + 3600_000);
+    await utimes(file, future, future);
+    await waitFor('b added', () => events.includes('added Node b 192.0.2.2 {}'));
+  });
+
   it('notices edits by polling alone', async () => {
     await open(docs(NODE_A), { fsWatch: false });
     await writeFile(file, docs(NODE_A, NODE_B));

@@ -275,7 +275,8 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
       // for the debounce time before believing it.
       const modified = await stat(this.path).then((st) => st.mtimeMs, () => 0);
       const age = Date.now() - modified;
-      if (age < this.#o.debounceMs) {
+      // (A modification time in the future, from a skewed clock, counts as quiet.)
+      if (age >= 0 && age < this.#o.debounceMs) {
         await new Promise((r) => setTimeout(r, this.#o.debounceMs - age));
         this.#readAgain = true;
         continue;

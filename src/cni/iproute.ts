@@ -18,8 +18,9 @@ export interface BatchResult {
 const IP = process.env.TORTIE_IP_COMMAND ?? 'ip';
 
 /** Runs `ip [-n NETNS] [-o] -force -batch -` over `lines`. Throws only when ip cannot run at all. */
-export function ipBatch(lines: string[], opts: { netns?: string; oneline?: boolean } = {}): BatchResult {
-  const args = [...(opts.netns ? ['-n', opts.netns] : []), ...(opts.oneline ? ['-o'] : []), '-force', '-batch', '-'];
+export function ipBatch(lines: string[], opts: { netns?: string; oneline?: boolean; family?: 4 | 6 } = {}): BatchResult {
+  // Batch lines cannot carry options: the address family applies to the whole batch.
+  const args = [...(opts.netns ? ['-n', opts.netns] : []), ...(opts.family ? [`-${opts.family}`] : []), ...(opts.oneline ? ['-o'] : []), '-force', '-batch', '-'];
   const r = spawnSync(IP, args, { input: lines.join('\n') + '\n', encoding: 'utf8' });
   if (r.error) throw new CniError(CniCode.IoFailure, `cannot run '${IP}' (is iproute2 installed?)`, r.error.message);
   const failed = new Map<number, string>();
@@ -97,23 +98,22 @@ export class NetnsHandle {
 /** Removes symlinks left by plugin processes that died between open and close. */
 export function removeStaleNetnsLinks(): number {
   let removed = 0;
-  for (const dir of NETNS_RUN_DIRS.slice(0, 1)) {
-    let names: string[] = [];
+  const dir = NETNS_RUN_DIRS[0];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const m = /^tortie-cni-(\d+)-/.exec(name);
+    if (!m || pidAlive(Number(m[1]))) continue;
     try {
-      names = readdirSync(dir);
+      readlinkSync(`${dir}/${name}`);
+      unlinkSync(`${dir}/${name}`);
+      removed++;
     } catch {
-      continue;
-    }
-    for (const name of names) {
-      const m = /^tortie-cni-(\d+)-/.exec(name);
-      if (!m || pidAlive(Number(m[1]))) continue;
-      try {
-        readlinkSync(`${dir}/${name}`);
-        unlinkSync(`${dir}/${name}`);
-        removed++;
-      } catch {
-        // Not a link of ours, or gone.
-      }
+      // Not a link of ours, or gone.
     }
   }
   return removed;

@@ -143,23 +143,30 @@ export function unwirePod(netnsPath: string, ifname: string, log: Log): void {
 /** CHECK (CNI spec "CHECK"): throws code 101 naming the first thing that differs. */
 export function checkPod(w: PodWiring, containerMac: string | undefined): void {
   const fail = (what: string) => new CniError(CniCode.CheckFailed, `CHECK failed: ${what}`);
-  const host = ipBatch([`link show dev ${w.hostVeth}`, ...w.addresses.map((a) => `${a.family === 6 ? '-6 ' : ''}route show exact ${a.address}/${hostLen(a)}`)], { oneline: true });
-  if (host.failed.size > 0) throw fail(`host interface ${w.hostVeth}: ${[...host.failed.values()][0]}`);
-  const [linkLine, ...routeLines] = host.stdout.trim().split('\n');
-  if (!/<[^>]*\bUP\b[^>]*>/.test(linkLine)) throw fail(`host interface ${w.hostVeth} is not up`);
-  for (const a of w.addresses) {
-    if (!routeLines.some((l) => l.startsWith(`${a.address} `) && l.includes(`dev ${w.hostVeth} `))) {
-      throw fail(`no host route ${a.address}/${hostLen(a)} via ${w.hostVeth}`);
+  const link = ipBatch([`link show dev ${w.hostVeth}`], { oneline: true });
+  if (link.failed.size > 0) throw fail(`host interface ${w.hostVeth}: ${[...link.failed.values()][0]}`);
+  if (!/<[^>]*\bUP\b[^>]*>/.test(link.stdout)) throw fail(`host interface ${w.hostVeth} is not up`);
+  for (const family of [4, 6] as const) {
+    const addresses = w.addresses.filter((a) => a.family === family);
+    if (addresses.length === 0) continue;
+    const routes = ipBatch(addresses.map((a) => `route show exact ${a.address}/${hostLen(a)}`), { family }).stdout.split('\n');
+    for (const a of addresses) {
+      if (!routes.some((l) => l.startsWith(`${a.address} `) && new RegExp(`dev ${w.hostVeth}\\b`).test(l))) {
+        throw fail(`no host route ${a.address}/${hostLen(a)} via ${w.hostVeth}`);
+      }
     }
   }
 
   const handle = NetnsHandle.open(w.netnsPath);
   try {
-    const pod = ipBatch([`link show dev ${w.ifname}`, `addr show dev ${w.ifname}`, 'route show', '-6 route show'], { netns: handle.name, oneline: true });
+    // `addr show` first: after a `link show`, ip 6.1 in batch mode keeps showing links.
+    const pod = ipBatch([`addr show dev ${w.ifname}`, `link show dev ${w.ifname}`, 'route show'], { netns: handle.name, oneline: true });
     if (pod.failed.size > 0) throw fail(`interface ${w.ifname} in ${w.netnsPath}: ${[...pod.failed.values()][0]}`);
-    const text = pod.stdout;
+    let text = pod.stdout;
+    if (w.addresses.some((a) => a.family === 6)) text += ipBatch(['route show'], { netns: handle.name, family: 6 }).stdout;
     if (containerMac && !text.includes(`link/ether ${containerMac}`)) throw fail(`${w.ifname} does not have MAC ${containerMac}`);
-    if (!/<[^>]*\bUP\b[^>]*>/.test(text.split('\n')[0])) throw fail(`${w.ifname} is not up`);
+    const linkLine = text.split('\n').find((l) => l.includes(`: ${w.ifname}: <`) || l.includes(`: ${w.ifname}@`)) ?? '';
+    if (!/<[^>]*\bUP\b[^>]*>/.test(linkLine)) throw fail(`${w.ifname} is not up`);
     for (const a of w.addresses) {
       if (!text.includes(` ${a.address}/${hostLen(a)} `)) throw fail(`${w.ifname} does not have ${a.address}/${hostLen(a)}`);
       const gw = a.family === 4 ? GATEWAY_V4 : GATEWAY_V6;

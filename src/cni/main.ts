@@ -76,10 +76,13 @@ function readStdin(): string {
 
 /** For bin/tortie-cni and the bundled executable. */
 export function main(): void {
-  process.exitCode = runCni({
+  const code = runCni({
     env: process.env,
     stdin: readStdin,
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
   });
+  // Writes to pipes and files are synchronous on Linux, so nothing is pending: exit now rather
+  // than wait for the event loop to wind down.
+  process.exit(code);
 }

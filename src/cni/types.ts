@@ -70,14 +70,20 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /**
- * Renders a result for `version`. 0.4.0 differs from 1.x only in that every IP carries a
- * `version` field (SPEC 0.4.0 "Result"); 1.0.0 dropped it.
+ * Renders a result for `version`. 0.4.0 differs from 1.x in that every IP carries a `version`
+ * field (SPEC 0.4.0 "Result"), which 1.0.0 dropped; an interface's `mtu` exists from 1.1.0.
  */
 export function resultForVersion(result: CniResult, version: string): CniResult {
   const legacy = compareVersions(version, '1.0.0') < 0;
+  const withMtu = compareVersions(version, '1.1.0') >= 0;
   const ips = result.ips?.map((ip) => {
     const { version: _v, ...rest } = ip;
     return legacy ? { ...rest, version: ip.address.includes(':') ? ('6' as const) : ('4' as const) } : rest;
   });
-  return { ...result, cniVersion: version, ...(ips ? { ips } : {}) };
+  const interfaces = result.interfaces?.map((i) => {
+    if (withMtu) return i;
+    const { mtu: _m, ...rest } = i;
+    return rest;
+  });
+  return { ...result, cniVersion: version, ...(interfaces ? { interfaces } : {}), ...(ips ? { ips } : {}) };
 }

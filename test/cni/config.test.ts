@@ -74,4 +74,10 @@ describe('usePodCidr and result versions', () => {
     ]);
     expect(resultForVersion({ ...r, ips: [{ address: '10.0.0.1/32', version: '4' }] }, '1.0.0')).toEqual({ cniVersion: '1.0.0', ips: [{ address: '10.0.0.1/32' }] });
   });
+
+  it('interface mtu appears only from 1.1.0', () => {
+    const r = { cniVersion: '1.1.0', interfaces: [{ name: 'eth0', mtu: 1400, sandbox: '/x' }] };
+    expect(resultForVersion(r, '1.1.0').interfaces).toEqual([{ name: 'eth0', mtu: 1400, sandbox: '/x' }]);
+    expect(resultForVersion(r, '1.0.0').interfaces).toEqual([{ name: 'eth0', sandbox: '/x' }]);
+  });
 });

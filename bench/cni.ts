@@ -52,17 +52,19 @@ export async function run_(args: string[]): Promise<BenchReport> {
       const both = t.add.map((a, i) => a + t.del[i]).sort((a, b) => a - b);
       const add = [...t.add].sort((a, b) => a - b);
       const del = [...t.del].sort((a, b) => a - b);
-      return [v.name, percentile(add, 50), percentile(add, 99), percentile(del, 50), percentile(del, 99), percentile(both, 50), percentile(both, 99)];
+      const version = [...t.version].sort((a, b) => a - b);
+      return [v.name, percentile(add, 50), percentile(add, 99), percentile(del, 50), percentile(del, 99), percentile(both, 50), percentile(both, 99), percentile(version, 50)];
     });
     const ref = rows[0][5] as number;
     const load = (await run('cat', ['/proc/loadavg'])).stdout.trim().split(' ').slice(0, 3).join(' ');
     return {
       title: `CNI ADD+DEL latency over ${count} pods (ms), one at a time, plugin spawned in a host namespace`,
-      columns: ['plugin', 'ADD p50', 'ADD p99', 'DEL p50', 'DEL p99', 'ADD+DEL p50', 'ADD+DEL p99'],
+      columns: ['plugin', 'ADD p50', 'ADD p99', 'DEL p50', 'DEL p99', 'ADD+DEL p50', 'ADD+DEL p99', 'VERSION p50 (start-up)'],
       rows,
       notes: [
         `Target: tortie-cni SEA no slower than the reference (ADD+DEL p50 ${ref.toFixed(1)} ms). SEA/reference p50 ratio: ${((rows[1][5] as number) / ref).toFixed(2)}.`,
         'Variants are interleaved pod by pod so that background load hits them alike.',
+        'VERSION does nothing but start and answer: the gap between tortie-cni and ptp there is the cost of starting Node against a Go binary.',
         `Load average during the run: ${load} (shared 2-core machine: numbers are noisy).`,
       ],
     };
@@ -73,10 +75,10 @@ export async function run_(args: string[]): Promise<BenchReport> {
   }
 }
 
-async function driver(host: Netns, pods: Netns[], variants: Array<{ name: string; argv: string[]; config: object }>): Promise<Record<string, { add: number[]; del: number[] }>> {
+async function driver(host: Netns, pods: Netns[], variants: Array<{ name: string; argv: string[]; config: object }>): Promise<Record<string, { add: number[]; del: number[]; version: number[] }>> {
   const job = JSON.stringify({ pods: pods.map((p) => p.name), variants });
   const { stdout } = await host.exec(process.execPath, [join(root, 'bench/lib/cni-driver.ts'), job], { timeoutMs: 1_800_000 });
-  return JSON.parse(stdout) as Record<string, { add: number[]; del: number[] }>;
+  return JSON.parse(stdout) as Record<string, { add: number[]; del: number[]; version: number[] }>;
 }
 
 export { run_ as run };

@@ -39,13 +39,15 @@ function call(v: Variant, command: string, pod: string, i: number): number {
   return ms;
 }
 
-const timings: Record<string, { add: number[]; del: number[] }> = {};
-for (const v of job.variants) timings[v.name] = { add: [], del: [] };
+const timings: Record<string, { add: number[]; del: number[]; version: number[] }> = {};
+for (const v of job.variants) timings[v.name] = { add: [], del: [], version: [] };
 // Interleave the variants pod by pod, so that load from other work hits them all alike.
 for (const [i, pod] of job.pods.entries()) {
   for (const v of job.variants) {
     timings[v.name].add.push(call(v, 'ADD', pod, i));
     timings[v.name].del.push(call(v, 'DEL', pod, i));
+    // VERSION does no work: what is left is the cost of starting the process.
+    timings[v.name].version.push(call(v, 'VERSION', pod, i));
   }
 }
 process.stdout.write(JSON.stringify(timings));

@@ -5,7 +5,7 @@
  * failures matter (an existing route may be fine, a failed veth creation is not).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { CniCode, CniError } from './errors.ts';
 
@@ -15,7 +15,11 @@ export interface BatchResult {
   failed: Map<number, string>;
 }
 
-const IP = process.env.TORTIE_IP_COMMAND ?? 'ip';
+/**
+ * The runtime's PATH for plugins is not always the login PATH (containerd passes its own), so
+ * look in iproute2's usual homes first; TORTIE_IP_COMMAND overrides for odd installations.
+ */
+const IP = process.env.TORTIE_IP_COMMAND ?? (['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].find((f) => existsSync(f)) || 'ip');
 
 /** Runs `ip [-n NETNS] [-o] -force -batch -` over `lines`. Throws only when ip cannot run at all. */
 export function ipBatch(lines: string[], opts: { netns?: string; oneline?: boolean; family?: 4 | 6 } = {}): BatchResult {

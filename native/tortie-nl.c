@@ -4,7 +4,10 @@
  * TypeScript (src/dataplane/netlink.ts); this program only moves bytes, so that requests can be
  * pipelined (many in flight, acks collected as they come) instead of one ack per round trip.
  *
- * Usage: tortie-nl [NETNS_PATH]   e.g. /run/netns/NAME; without it, the current namespace.
+ * Usage: tortie-nl [--monitor-rcvbuf BYTES] [NETNS_PATH]
+ *   NETNS_PATH: e.g. /run/netns/NAME; without it, the current namespace.
+ *   --monitor-rcvbuf: the notification socket's receive buffer (default 32 MiB); tests shrink it
+ *   to force ENOBUFS.
  *
  * Frames on stdin and stdout: u32 length (of payload, little endian), u8 tag, 3 bytes zero, payload.
  *   stdin  tag 1: netlink messages to send on the request socket (one sendmsg per frame)
@@ -182,9 +185,19 @@ static void drain(int fd, uint8_t tag, uint32_t own_portid, uint8_t *buf) {
 }
 
 int main(int argc, char **argv) {
-  if (argc > 1) {
-    int nsfd = open(argv[1], O_RDONLY | O_CLOEXEC);
-    if (nsfd < 0) die(argv[1]);
+  int mon_rcvbuf = 32 * 1024 * 1024;
+  int argi = 1;
+  if (argc > 2 && strcmp(argv[1], "--monitor-rcvbuf") == 0) {
+    mon_rcvbuf = atoi(argv[2]);
+    if (mon_rcvbuf < 4096) {
+      fprintf(stderr, "tortie-nl: --monitor-rcvbuf %s: needs a byte count of at least 4096\n", argv[2]);
+      return 2;
+    }
+    argi = 3;
+  }
+  if (argc > argi) {
+    int nsfd = open(argv[argi], O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0) die(argv[argi]);
     if (setns(nsfd, CLONE_NEWNET) < 0) die("setns");
     close(nsfd);
   }
@@ -196,7 +209,7 @@ int main(int argc, char **argv) {
   if (!out || !buf || !in) die("malloc");
 
   int req = open_nl(32 * 1024 * 1024, 0);
-  int mon = open_nl(32 * 1024 * 1024, 0);
+  int mon = open_nl(mon_rcvbuf, 0);
   /* Group membership by number covers the groups above 32 as well. */
   int groups[] = {RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE};
   for (unsigned i = 0; i < sizeof groups / sizeof groups[0]; i++)

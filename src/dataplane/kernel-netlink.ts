@@ -54,6 +54,8 @@ export interface NetlinkKernelOptions {
   netns?: string;
   /** Path of the relay binary; default: built from native/tortie-nl.c. */
   helperPath?: string;
+  /** Receive buffer of the notification socket (default 32 MiB); tests shrink it to force ENOBUFS. */
+  monitorBufferBytes?: number;
 }
 
 export class NetlinkKernel implements Kernel {
@@ -89,7 +91,8 @@ export class NetlinkKernel implements Kernel {
     if (this.closed) return Promise.reject(new KernelError('TORTIE_KERNEL_CLOSED', 'the kernel channel was closed'));
     if (this.ready) return this.ready;
     const path = this.opts.helperPath ?? ensureHelper();
-    const args = this.opts.netns ? [this.opts.netns.includes('/') ? this.opts.netns : `/run/netns/${this.opts.netns}`] : [];
+    const args = this.opts.monitorBufferBytes ? ['--monitor-rcvbuf', String(this.opts.monitorBufferBytes)] : [];
+    if (this.opts.netns) args.push(this.opts.netns.includes('/') ? this.opts.netns : `/run/netns/${this.opts.netns}`);
     const child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     let stderr = '';

@@ -258,7 +258,9 @@ function decodeRoute(b: Buffer, off: number, end: number): KernelRoute | null {
     const t = b.readUInt16LE(a + 2) & 0x3fff;
     if (len < 4 || a + len > end) break;
     const d = a + 4;
-    switch (t) {
+    // Attributes too short for their type are skipped rather than read past their end.
+    const fits = (n: number) => len >= 4 + n;
+    switch (fits(t === RouteAttr.DST || t === RouteAttr.GATEWAY ? alen : t === RouteAttr.MULTIPATH ? 0 : 4) ? t : -1) {
       case RouteAttr.DST:
         dst = b.subarray(d, d + alen);
         break;
@@ -280,12 +282,13 @@ function decodeRoute(b: Buffer, off: number, end: number): KernelRoute | null {
         while (n + 8 <= a + len) {
           const nlen = b.readUInt16LE(n);
           if (nlen < 8) break;
+          if (n + nlen > a + len) break;
           const nh: NextHop = { ifindex: b.readInt32LE(n + 4), onlink: (b[n + 2] & RTNH_F_ONLINK) !== 0 };
           let na = n + 8;
           while (na + 4 <= n + nlen) {
             const l2 = b.readUInt16LE(na);
-            if (l2 < 4) break;
-            if ((b.readUInt16LE(na + 2) & 0x3fff) === RouteAttr.GATEWAY) nh.gateway = formatAddress(b.subarray(na + 4, na + 4 + alen));
+            if (l2 < 4 || na + l2 > n + nlen) break;
+            if ((b.readUInt16LE(na + 2) & 0x3fff) === RouteAttr.GATEWAY && l2 >= 4 + alen) nh.gateway = formatAddress(b.subarray(na + 4, na + 4 + alen));
             na += align4(l2);
           }
           multipath.push(nh);
@@ -338,13 +341,13 @@ export function decodeMessages(b: Buffer): Decoded[] {
     if (type === MsgType.ERROR && len >= NLMSG_HDRLEN + 4) {
       const errno = -b.readInt32LE(body);
       let message: string | undefined;
-      if (flags & Flag.ACK_TLVS) {
+      if (flags & Flag.ACK_TLVS && len >= NLMSG_HDRLEN + 8) {
         // After the error code: the request's header (CAPPED) or the whole request, then TLVs.
         const reqLen = flags & Flag.CAPPED ? NLMSG_HDRLEN : b.readUInt32LE(body + 4);
-        let a = body + 4 + align4(reqLen);
+        let a = reqLen >= NLMSG_HDRLEN && reqLen <= len ? body + 4 + align4(reqLen) : end;
         while (a + 4 <= end) {
           const alen = b.readUInt16LE(a);
-          if (alen < 4) break;
+          if (alen < 4 || a + alen > end) break;
           if (b.readUInt16LE(a + 2) === NLMSGERR_ATTR_MSG) message = b.subarray(a + 4, a + alen).toString('utf8').replace(/\0+$/, '');
           a += align4(alen);
         }

@@ -176,6 +176,11 @@ export class RouteController {
   private kickPending = false;
   private timer: unknown;
   private failureStreak = 0;
+  /** A failure-triggered resync is scheduled (as opposed to the periodic one). */
+  private retryPending = false;
+  private lostDuringResync = false;
+  /** Losses kept coming while a retry waited: the storm goes on, so the next wait is longer. */
+  private lostWhileWaiting = false;
   private stats = {
     resyncs: 0,
     resyncSecondsTotal: 0,
@@ -311,8 +316,11 @@ export class RouteController {
   /** Resolves when no work is pending (for tests and orderly shutdown). */
   async idle(): Promise<void> {
     while (this.kickPending || this.running) {
-      if (this.running) await this.running;
-      else await new Promise((r) => setImmediate(r));
+      const p = this.running;
+      if (p) {
+        await p;
+        if (this.running === p) this.running = undefined;
+      } else await new Promise((r) => setImmediate(r));
     }
   }
 
@@ -357,10 +365,17 @@ export class RouteController {
     this.kick();
   }
 
+  /**
+   * Lost notifications: only a full dump can tell what changed. Not at once, though: losses come
+   * in storms (someone adding 100k routes), and dumping during one only slows the storm down and
+   * gets interrupted; so the resync waits, longer while the losses go on.
+   */
   private noteLost(reason: string): void {
     this.stats.lostNotifications++;
+    this.lostDuringResync ||= this.resyncing;
     this.fail({ code: 'TORTIE_NOTIFICATIONS_LOST', message: reason });
-    this.resyncDue = true;
+    if (this.retryPending) this.lostWhileWaiting = true;
+    else this.scheduleRetry();
   }
 
   /** Folds one notification into the view and marks what it touches. */
@@ -460,21 +475,25 @@ export class RouteController {
 
   private runLoop(): Promise<void> {
     if (this.running) return this.running;
-    this.running = (async () => {
-      try {
-        while (!this.stopped) {
-          if (this.resyncDue) {
-            this.resyncDue = false;
-            await this.guarded(() => this.resync());
-          } else if (this.dirty.size || this.sysctlPending.size) {
-            await this.guarded(() => this.applyDirty());
-          } else break;
-        }
-      } finally {
-        this.running = undefined;
-      }
-    })();
-    return this.running;
+    const p = this.loop();
+    this.running = p;
+    // Cleared only after it settles (the body may finish before `running` is even assigned).
+    void p.finally(() => {
+      if (this.running === p) this.running = undefined;
+    });
+    return p;
+  }
+
+  private async loop(): Promise<void> {
+    await Promise.resolve();
+    while (!this.stopped) {
+      if (this.resyncDue) {
+        this.resyncDue = false;
+        await this.guarded(() => this.resync());
+      } else if (this.dirty.size || this.sysctlPending.size) {
+        await this.guarded(() => this.applyDirty());
+      } else break;
+    }
   }
 
   private async guarded(work: () => Promise<number>): Promise<void> {
@@ -497,14 +516,16 @@ export class RouteController {
   private scheduleRetry(): void {
     this.failureStreak++;
     const delay = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** (this.failureStreak - 1));
-    this.schedule(delay);
+    this.schedule(delay, true);
   }
 
-  private schedule(delayMs: number): void {
+  private schedule(delayMs: number, retry: boolean): void {
     if (this.stopped) return;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.retryPending = retry;
     this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
+      this.retryPending = false;
       this.requestResync();
     }, delayMs);
   }
@@ -512,6 +533,9 @@ export class RouteController {
   private async resync(): Promise<number> {
     const t0 = this.clock.now();
     this.resyncing = true;
+    this.lostDuringResync = false;
+    const stormGoesOn = this.lostWhileWaiting;
+    this.lostWhileWaiting = false;
     this.buffered = [];
     let links: KernelLink[];
     let routes: KernelRoute[];
@@ -552,9 +576,10 @@ export class RouteController {
     this.stats.resyncs++;
     this.stats.resyncSecondsTotal += seconds;
     this.stats.lastResyncSeconds = seconds;
+    if (this.lostDuringResync) return errors; // a retry is already scheduled
     if (errors === 0) {
-      this.failureStreak = 0;
-      this.schedule(this.resyncIntervalMs);
+      if (!stormGoesOn) this.failureStreak = 0;
+      this.schedule(this.resyncIntervalMs, false);
     }
     return errors;
   }
@@ -613,7 +638,8 @@ export class RouteController {
       case 'workload': {
         const link = this.links.get(t.ifname);
         if (!link || !link.up) return null;
-        return { ...base, type: RouteType.UNICAST, scope: Scope.LINK, nexthops: [{ ifindex: link.index, onlink: false }] };
+        // IPv6 has no route scopes: the kernel stores and reports every IPv6 route as universe.
+        return { ...base, type: RouteType.UNICAST, scope: family === 4 ? Scope.LINK : Scope.UNIVERSE, nexthops: [{ ifindex: link.index, onlink: false }] };
       }
       case 'blackhole':
         return { ...base, type: RouteType.BLACKHOLE, scope: Scope.UNIVERSE, nexthops: [] };

@@ -31,7 +31,7 @@ describe('RouteController: programming routes', () => {
     await c.idle();
     expect(kernel.find('10.65.0.5/32')).toEqual([podRoute('10.65.0.5/32', veth.index)]);
     expect(kernel.find('fd00:65::5/128')).toEqual([
-      { family: 6, dst: 'fd00:65::5/128', table: MAIN, protocol: 116, type: 1, scope: 253, priority: 1024, nexthops: [{ ifindex: veth.index, onlink: false }] },
+      { family: 6, dst: 'fd00:65::5/128', table: MAIN, protocol: 116, type: 1, scope: 0, priority: 1024, nexthops: [{ ifindex: veth.index, onlink: false }] },
     ]);
     expect(kernel.find('10.65.0.0/26')[0]).toMatchObject({ type: 6, protocol: 116, nexthops: [] });
     // On the node subnet: onlink through the node interface; elsewhere: a plain gateway.
@@ -197,8 +197,8 @@ describe('RouteController: drift and failures', () => {
     expect(kernel.find('10.0.0.1/32')).toEqual([podRoute('10.0.0.1/32', again.index)]);
   });
 
-  it('does a full resync after lost notifications', async () => {
-    const { kernel, c } = setup();
+  it('does a full resync after lost notifications, once the storm has passed', async () => {
+    const { kernel, clock, c } = setup({ minBackoffMs: 200 });
     const veth = kernel.addLink('tor1', true, false);
     c.setWorkload('10.0.0.1', 'tor1');
     await c.start();
@@ -206,10 +206,14 @@ describe('RouteController: drift and failures', () => {
     kernel.foreignDelete('10.0.0.1/32', false); // unseen: the notification was lost
     const dumps = kernel.dumps;
     kernel.loseNotifications();
+    kernel.loseNotifications();
+    await c.idle();
+    expect(kernel.dumps).toBe(dumps);
+    clock.advance(200);
     await c.idle();
     expect(kernel.dumps).toBe(dumps + 1);
     expect(kernel.find('10.0.0.1/32')).toEqual([podRoute('10.0.0.1/32', veth.index)]);
-    expect(c.counters.lostNotifications).toBe(1);
+    expect(c.counters.lostNotifications).toBe(2);
   });
 
   it('resyncs after a kernel error, backing off while errors repeat', async () => {

@@ -235,6 +235,21 @@ export function encodeLinkDump(w: NlWriter, seq: number): void {
   w.end(at);
 }
 
+/**
+ * Decoded routes share their next-hop lists where they can (100k pod routes through a handful of
+ * interfaces): callers must treat `nexthops` as read-only.
+ */
+const NO_HOPS: NextHop[] = [];
+const deviceHopCache = new Map<number, NextHop[]>();
+function deviceHops(ifindex: number): NextHop[] {
+  let h = deviceHopCache.get(ifindex);
+  if (!h) {
+    if (deviceHopCache.size > 4096) deviceHopCache.clear();
+    deviceHopCache.set(ifindex, (h = [{ ifindex, onlink: false }]));
+  }
+  return h;
+}
+
 function decodeRoute(b: Buffer, off: number, end: number): KernelRoute | null {
   const afam = b[off];
   if (afam !== AF_INET && afam !== AF_INET6) return null;
@@ -247,7 +262,7 @@ function decodeRoute(b: Buffer, off: number, end: number): KernelRoute | null {
   const rtFlags = b.readUInt32LE(off + 8);
   if (rtFlags & RTM_F_CLONED) return null;
   const alen = family === 4 ? 4 : 16;
-  let dst: Uint8Array = new Uint8Array(alen);
+  let dstAt = -1;
   let priority = 0;
   let oif = 0;
   let gateway: string | undefined;
@@ -262,7 +277,7 @@ function decodeRoute(b: Buffer, off: number, end: number): KernelRoute | null {
     const fits = (n: number) => len >= 4 + n;
     switch (fits(t === RouteAttr.DST || t === RouteAttr.GATEWAY ? alen : t === RouteAttr.MULTIPATH ? 0 : 4) ? t : -1) {
       case RouteAttr.DST:
-        dst = b.subarray(d, d + alen);
+        dstAt = d;
         break;
       case RouteAttr.TABLE:
         table = b.readUInt32LE(d);
@@ -301,10 +316,14 @@ function decodeRoute(b: Buffer, off: number, end: number): KernelRoute | null {
   }
   let nexthops: NextHop[];
   if (multipath) nexthops = multipath;
-  else if (oif || gateway) nexthops = [gateway ? { gateway, ifindex: oif, onlink: (rtFlags & RTNH_F_ONLINK) !== 0 } : { ifindex: oif, onlink: false }];
-  else nexthops = [];
-  // Copy: `dst` may be a view into a buffer the caller reuses.
-  return { family, dst: `${formatAddress(Uint8Array.from(dst))}/${dstLen}`, table, protocol, type, scope, priority, nexthops };
+  else if (gateway) nexthops = [{ gateway, ifindex: oif, onlink: (rtFlags & RTNH_F_ONLINK) !== 0 }];
+  else if (oif) nexthops = deviceHops(oif);
+  else nexthops = NO_HOPS;
+  let text: string;
+  if (dstAt < 0) text = family === 4 ? `0.0.0.0/${dstLen}` : `::/${dstLen}`;
+  else if (family === 4) text = `${b[dstAt]}.${b[dstAt + 1]}.${b[dstAt + 2]}.${b[dstAt + 3]}/${dstLen}`;
+  else text = `${formatAddress(Uint8Array.from(b.subarray(dstAt, dstAt + 16)))}/${dstLen}`;
+  return { family, dst: text, table, protocol, type, scope, priority, nexthops };
 }
 
 function decodeLink(b: Buffer, off: number, end: number): KernelLink {

@@ -121,8 +121,12 @@ const HOST_SYSCTLS: Array<[string, string]> = [
 const ENOENT = 2;
 
 interface Desired {
-  prefix: Prefix;
+  /** Family and canonical text only: 100k retained byte arrays would cost more than they save. */
+  prefix: { family: Prefix['family']; text: string };
   target: RouteTarget;
+  /** `resolve`'s answer, valid while `epoch` equals the controller's link epoch. */
+  want?: KernelRoute | null;
+  epoch: number;
 }
 
 const nhKey = (n: NextHop) => `${n.gateway ?? ''}|${n.ifindex}`;
@@ -171,6 +175,8 @@ export class RouteController {
   private resyncDue = false;
   private resyncing = false;
   private firstResyncDone = false;
+  /** Bumped whenever links change: cached resolutions of desired routes go stale. */
+  private linkEpoch = 0;
   private buffered: KernelEvent[] = [];
   private running: Promise<void> | undefined;
   private kickPending = false;
@@ -251,7 +257,7 @@ export class RouteController {
       throw new RouteConfigError(`route ${p.text}: unknown target kind ${JSON.stringify((target as { kind: unknown }).kind)}`);
     }
     this.unindex(p.text);
-    this.desired.set(p.text, { prefix: p, target });
+    this.desired.set(p.text, { prefix: { family: p.family, text: p.text }, target, epoch: -1 });
     if (target.kind === 'workload') {
       let s = this.byInterface.get(target.ifname);
       if (!s) this.byInterface.set(target.ifname, (s = new Set()));
@@ -332,6 +338,7 @@ export class RouteController {
 
   // ---- observability -----------------------------------------------------------------------
 
+  /** Everything the agent exports as metrics. Walks the desired routes: call it per scrape, not per route. */
   get counters(): DataplaneCounters {
     const routes = { workload: 0, blackhole: 0, learned: 0 };
     let programmed = 0;
@@ -346,6 +353,11 @@ export class RouteController {
       if ((this.view.get(key) ?? []).some((k) => isOurRoute(this.own, k) && matches(k, want))) programmed++;
     }
     return { routes, programmed, pendingInterface, conflicts: this.conflicts.size, ...this.stats, operations: { ...this.stats.operations } };
+  }
+
+  /** The cheap part of `counters` (no walk over the desired routes). */
+  get resyncStats(): { resyncs: number; lastResyncSeconds: number; resyncSecondsTotal: number } {
+    return { resyncs: this.stats.resyncs, lastResyncSeconds: this.stats.lastResyncSeconds, resyncSecondsTotal: this.stats.resyncSecondsTotal };
   }
 
   currentConflicts(): Conflict[] {
@@ -410,6 +422,7 @@ export class RouteController {
         if (old && old.name !== l.name) this.forgetLink(old);
         this.links.set(l.name, l);
         this.linksByIndex.set(l.index, l);
+        this.linkEpoch++;
         // IPv4 drops routes through a link that goes down, without notifications.
         if (!l.up && (before?.up ?? true)) this.dropRoutesVia(l.index, 4);
         if (isWorkloadInterface(this.own, l.name) && !this.configured.has(l.name)) this.sysctlPending.add(l.name);
@@ -429,6 +442,7 @@ export class RouteController {
   }
 
   private forgetLink(l: KernelLink): void {
+    this.linkEpoch++;
     this.links.delete(l.name);
     this.linksByIndex.delete(l.index);
     this.configured.delete(l.name);
@@ -547,6 +561,7 @@ export class RouteController {
     }
     this.links.clear();
     this.linksByIndex.clear();
+    this.linkEpoch++;
     for (const l of links) {
       this.links.set(l.name, l);
       this.linksByIndex.set(l.index, l);
@@ -565,12 +580,20 @@ export class RouteController {
     for (const e of events) if (e.kind !== 'lost') this.applyEvent(e);
     this.dirty.clear();
     this.drifted.clear();
-    for (const key of this.desired.keys()) this.dirty.add(key);
-    for (const [key, list] of this.view) if (list.some((r) => isOurRoute(this.own, r))) this.dirty.add(key);
-    for (const key of this.conflicts.keys()) this.dirty.add(key);
+    const everything: string[] = [...this.desired.keys()];
+    for (const [key, list] of this.view) {
+      if (this.desired.has(key)) continue;
+      for (const r of list) {
+        if (isOurRoute(this.own, r)) {
+          everything.push(key);
+          break;
+        }
+      }
+    }
+    for (const key of this.conflicts.keys()) if (!this.desired.has(key)) everything.push(key);
     // Anything a periodic resync has to change is drift that notifications did not show us.
     const initial = !this.firstResyncDone;
-    const errors = await this.applyDirty(!initial);
+    const errors = await this.applyDirty(!initial, everything);
     this.firstResyncDone = true;
     const seconds = (this.clock.now() - t0) / 1000;
     this.stats.resyncs++;
@@ -585,18 +608,19 @@ export class RouteController {
   }
 
   /** Diffs the dirty prefixes against the view and applies the differences. Returns the error count. */
-  private async applyDirty(countAsRepairs = false): Promise<number> {
+  private async applyDirty(countAsRepairs = false, which?: string[]): Promise<number> {
     let errors = 0;
     if (this.sysctlPending.size) {
       const names = [...this.sysctlPending];
       this.sysctlPending.clear();
       for (const name of names) errors += await this.configureInterface(name);
     }
-    const keys = [...this.dirty];
-    this.dirty.clear();
+    const keys = which ?? [...this.dirty];
+    if (!which) this.dirty.clear();
     const ops: RouteOp[] = [];
     const opKeys: string[] = [];
-    for (const key of keys) {
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k];
       const n = ops.length;
       this.diff(key, ops);
       for (let i = n; i < ops.length; i++) opKeys.push(key);
@@ -616,15 +640,33 @@ export class RouteController {
       if (countAsRepairs || this.drifted.has(key)) repaired.add(key);
       const list = this.view.get(key) ?? [];
       if (op === 'delete') this.setView(key, list.filter((k) => !(sameSlot(k, route) && k.protocol === route.protocol)));
-      else this.setView(key, [...list.filter((k) => !sameSlot(k, route)), route]);
+      else this.setView(key, list.length === 0 ? [route] : [...list.filter((k) => !sameSlot(k, route)), route]);
     });
-    for (const key of keys) this.drifted.delete(key);
+    if (this.drifted.size) for (const key of which ? opKeys : keys) this.drifted.delete(key);
     this.stats.repairs += repaired.size;
     return errors;
   }
 
   /** What the kernel should hold for a desired route now, or null while its interface is missing. */
   private resolve(d: Desired): KernelRoute | null {
+    if (d.epoch === this.linkEpoch && d.want !== undefined) return d.want;
+    d.want = this.resolveNow(d);
+    d.epoch = this.linkEpoch;
+    return d.want;
+  }
+
+  /** Routes through one interface share one (never mutated) next-hop list. */
+  private deviceHops = new Map<number, NextHop[]>();
+  private deviceHop(ifindex: number): NextHop[] {
+    let h = this.deviceHops.get(ifindex);
+    if (!h) {
+      if (this.deviceHops.size > 4096) this.deviceHops.clear();
+      this.deviceHops.set(ifindex, (h = [{ ifindex, onlink: false }]));
+    }
+    return h;
+  }
+
+  private resolveNow(d: Desired): KernelRoute | null {
     const family = d.prefix.family;
     const base = {
       family,
@@ -639,7 +681,7 @@ export class RouteController {
         const link = this.links.get(t.ifname);
         if (!link || !link.up) return null;
         // IPv6 has no route scopes: the kernel stores and reports every IPv6 route as universe.
-        return { ...base, type: RouteType.UNICAST, scope: family === 4 ? Scope.LINK : Scope.UNIVERSE, nexthops: [{ ifindex: link.index, onlink: false }] };
+        return { ...base, type: RouteType.UNICAST, scope: family === 4 ? Scope.LINK : Scope.UNIVERSE, nexthops: this.deviceHop(link.index) };
       }
       case 'blackhole':
         return { ...base, type: RouteType.BLACKHOLE, scope: Scope.UNIVERSE, nexthops: [] };
@@ -664,10 +706,15 @@ export class RouteController {
 
   /** Appends the operations that make one prefix right. The ownership rules decide what we may touch. */
   private diff(key: string, ops: RouteOp[]): void {
-    const present = this.view.get(key) ?? [];
-    const ours = present.filter((r) => isOurRoute(this.own, r));
     const d = this.desired.get(key);
     const want = d ? this.resolve(d) : null;
+    const present = this.view.get(key) ?? [];
+    // The steady state, and almost every prefix of a resync: exactly our route, exactly right.
+    if (want && present.length === 1 && isOurRoute(this.own, present[0]) && matches(present[0], want)) {
+      if (this.conflicts.size) this.conflicts.delete(key);
+      return;
+    }
+    const ours = present.filter((r) => isOurRoute(this.own, r));
     if (!want) {
       this.conflicts.delete(key);
       for (const r of ours) ops.push({ op: 'delete', route: r });

@@ -109,3 +109,30 @@ describe('netlink route messages', () => {
     );
   });
 });
+
+describe('IPv4 fast path', () => {
+  it('agrees with the careful parser on any IPv4 prefix text', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 32 }), fc.boolean(), (b, len, bare) => {
+        const addr = formatAddress(b);
+        const text = bare ? addr : `${addr}/${len}`;
+        let viaFast: string | Error;
+        try {
+          viaFast = parsePrefix(text).text;
+        } catch (e) {
+          viaFast = e as Error;
+        }
+        // The careful path alone: a leading "0" on the length makes the fast path step aside.
+        let careful: string | Error;
+        try {
+          careful = parsePrefix(bare ? `${addr}/032` : `${addr}/0${len}`).text;
+        } catch (e) {
+          careful = e as Error;
+        }
+        if (typeof careful === 'string') expect(viaFast).toBe(careful);
+        else expect(viaFast).toBeInstanceOf(AddressError);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

@@ -160,7 +160,7 @@ export async function run(args: string[]): Promise<BenchReport> {
     return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
   };
   const sizes = opt('--sizes', '10000,100000').split(',').map(Number);
-  const rounds = Number(opt('--rounds', '3'));
+  const rounds = Number(opt('--rounds', '5'));
   const rows: BenchReport['rows'] = [];
   const notes: string[] = [];
   for (const n of sizes) {

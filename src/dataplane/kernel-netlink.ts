@@ -32,6 +32,7 @@ const WINDOW = 8192;
 /** Requests packed into one sendmsg. */
 const PER_SEND = 256;
 
+const OK: OpResult = Object.freeze({ errno: 0 });
 const errnoName = (e: number) => Object.entries(osConstants.errno).find(([, v]) => v === e)?.[0] ?? `errno ${e}`;
 
 interface Dump {
@@ -43,6 +44,8 @@ interface Dump {
 }
 
 interface Batch {
+  /** Sequence numbers firstSeq .. firstSeq + results.length - 1, one per operation. */
+  firstSeq: number;
   results: OpResult[];
   remaining: number;
   resolve: (r: OpResult[]) => void;
@@ -65,7 +68,8 @@ export class NetlinkKernel implements Kernel {
   private seq = 1;
   private inbuf: Buffer = Buffer.alloc(0);
   private dumps = new Map<number, Dump>();
-  private ops = new Map<number, { batch: Batch; index: number }>();
+  /** Batches with operations in flight (few at a time: acks are matched by sequence range). */
+  private batches = new Set<Batch>();
   private sysctls = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private queue: Buffer[] = [];
   private queueCounts: number[] = [];
@@ -76,6 +80,11 @@ export class NetlinkKernel implements Kernel {
 
   constructor(opts: NetlinkKernelOptions = {}) {
     this.opts = opts;
+  }
+
+  /** PID of the running relay, if any (tests stop it to check recovery). */
+  get helperPid(): number | undefined {
+    return this.child?.pid;
   }
 
   onEvent(listener: (e: KernelEvent) => void): void {
@@ -124,8 +133,8 @@ export class NetlinkKernel implements Kernel {
   private failAll(err: Error): void {
     for (const d of this.dumps.values()) d.reject(err);
     this.dumps.clear();
-    const batches = new Set([...this.ops.values()].map((o) => o.batch));
-    this.ops.clear();
+    const batches = [...this.batches];
+    this.batches.clear();
     for (const b of batches) b.reject(err);
     for (const s of this.sysctls.values()) s.reject(err);
     this.sysctls.clear();
@@ -153,12 +162,16 @@ export class NetlinkKernel implements Kernel {
       case Tag.REQUEST:
         for (const m of decodeMessages(p)) {
           if (m.kind === 'error') {
-            const op = this.ops.get(m.seq);
-            if (op) {
-              this.ops.delete(m.seq);
+            const batch = this.batchOf(m.seq);
+            if (batch) {
+              const index = m.seq - batch.firstSeq;
+              if (batch.results[index] !== undefined) continue;
               this.inFlight--;
-              op.batch.results[op.index] = m.errno ? { errno: m.errno, message: m.message } : { errno: 0 };
-              if (--op.batch.remaining === 0) op.batch.resolve(op.batch.results);
+              batch.results[index] = m.errno ? { errno: m.errno, message: m.message } : OK;
+              if (--batch.remaining === 0) {
+                this.batches.delete(batch);
+                batch.resolve(batch.results);
+              }
               continue;
             }
             const dump = this.dumps.get(m.seq);
@@ -210,6 +223,11 @@ export class NetlinkKernel implements Kernel {
         break;
       }
     }
+  }
+
+  private batchOf(seq: number): Batch | undefined {
+    for (const b of this.batches) if (seq >= b.firstSeq && seq < b.firstSeq + b.results.length) return b;
+    return undefined;
   }
 
   private nextSeq(): number {
@@ -264,22 +282,31 @@ export class NetlinkKernel implements Kernel {
   async apply(ops: RouteOp[]): Promise<OpResult[]> {
     if (ops.length === 0) return [];
     await this.start();
-    return new Promise<OpResult[]>((resolve, reject) => {
-      const batch: Batch = { results: new Array(ops.length), remaining: ops.length, resolve, reject };
-      const w = this.writer;
-      let count = 0;
-      ops.forEach((op, index) => {
-        const seq = this.nextSeq();
-        encodeRouteOp(w, op.op, op.route, seq);
-        this.ops.set(seq, { batch, index });
-        if (++count === PER_SEND || index === ops.length - 1) {
-          this.queue.push(w.take());
-          this.queueCounts.push(count);
-          count = 0;
-        }
-      });
-      this.pump();
+    // A batch takes a contiguous range of sequence numbers, so acks find it by arithmetic.
+    if (this.seq + ops.length >= 0xfffffff0) this.seq = 1;
+    let batch!: Batch;
+    const done = new Promise<OpResult[]>((resolve, reject) => {
+      batch = { firstSeq: this.seq + 1, results: new Array(ops.length), remaining: ops.length, resolve, reject };
     });
+    this.batches.add(batch);
+    // Encode a slice, send it, and let acks in before the next one: the kernel (in the relay's
+    // process, on another core) inserts routes while we are still encoding.
+    const w = this.writer;
+    for (let start = 0; start < ops.length; start += PER_SEND * 16) {
+      const end = Math.min(ops.length, start + PER_SEND * 16);
+      for (let at = start; at < end; at += PER_SEND) {
+        const stop = Math.min(end, at + PER_SEND);
+        for (let index = at; index < stop; index++) {
+          encodeRouteOp(w, ops[index].op, ops[index].route, this.nextSeq());
+        }
+        this.queue.push(w.take());
+        this.queueCounts.push(stop - at);
+      }
+      this.pump();
+      if (end < ops.length) await new Promise((r) => setImmediate(r));
+      if (!this.child) break; // the relay died; `batch` was rejected by failAll
+    }
+    return done;
   }
 
   async writeSysctl(path: string, value: string): Promise<void> {

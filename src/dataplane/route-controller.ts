@@ -306,7 +306,7 @@ export class RouteController {
     if (this.started) return;
     this.started = true;
     this.kernel.onEvent((e) => this.onKernelEvent(e));
-    for (const [path, value] of HOST_SYSCTLS) await this.sysctl(path, value);
+    await Promise.all(HOST_SYSCTLS.map(([path, value]) => this.sysctl(path, value)));
     this.resyncDue = true;
     await this.runLoop();
   }
@@ -559,38 +559,40 @@ export class RouteController {
     } finally {
       this.resyncing = false;
     }
-    this.links.clear();
-    this.linksByIndex.clear();
-    this.linkEpoch++;
-    for (const l of links) {
-      this.links.set(l.name, l);
-      this.linksByIndex.set(l.index, l);
+    // Cached resolutions stay valid unless a link changed behind our back.
+    const same = links.length === this.links.size && links.every((l) => {
+      const k = this.links.get(l.name);
+      return k !== undefined && k.index === l.index && k.up === l.up;
+    });
+    if (!same) {
+      this.links.clear();
+      this.linksByIndex.clear();
+      this.linkEpoch++;
+      for (const l of links) {
+        this.links.set(l.name, l);
+        this.linksByIndex.set(l.index, l);
+      }
     }
     for (const name of this.configured) if (!this.links.has(name)) this.configured.delete(name);
     for (const l of links) if (isWorkloadInterface(this.own, l.name) && !this.configured.has(l.name)) this.sysctlPending.add(l.name);
     this.view.clear();
+    const strays: string[] = [];
     for (const r of routes) {
       const list = this.view.get(r.dst);
       if (list) list.push(r);
       else this.view.set(r.dst, [r]);
+      if (isOurRoute(this.own, r) && !this.desired.has(r.dst)) strays.push(r.dst);
     }
     // Changes that raced with the dump: replaying them is harmless when the dump already has them.
     const events = this.buffered;
     this.buffered = [];
     for (const e of events) if (e.kind !== 'lost') this.applyEvent(e);
-    this.dirty.clear();
     this.drifted.clear();
-    const everything: string[] = [...this.desired.keys()];
-    for (const [key, list] of this.view) {
-      if (this.desired.has(key)) continue;
-      for (const r of list) {
-        if (isOurRoute(this.own, r)) {
-          everything.push(key);
-          break;
-        }
-      }
-    }
-    for (const key of this.conflicts.keys()) if (!this.desired.has(key)) everything.push(key);
+    // Replayed events may have added strays too: those are dirty, and diffed with the rest.
+    for (const key of this.dirty) if (!this.desired.has(key)) strays.push(key);
+    this.dirty.clear();
+    for (const key of this.conflicts.keys()) if (!this.desired.has(key)) strays.push(key);
+    const everything = { desired: this.desired, extra: [...new Set(strays)] };
     // Anything a periodic resync has to change is drift that notifications did not show us.
     const initial = !this.firstResyncDone;
     const errors = await this.applyDirty(!initial, everything);
@@ -608,40 +610,48 @@ export class RouteController {
   }
 
   /** Diffs the dirty prefixes against the view and applies the differences. Returns the error count. */
-  private async applyDirty(countAsRepairs = false, which?: string[]): Promise<number> {
+  private async applyDirty(countAsRepairs = false, which?: { desired: Map<string, Desired>; extra: string[] }): Promise<number> {
     let errors = 0;
     if (this.sysctlPending.size) {
       const names = [...this.sysctlPending];
       this.sysctlPending.clear();
-      for (const name of names) errors += await this.configureInterface(name);
+      for (const n of await Promise.all(names.map((name) => this.configureInterface(name)))) errors += n;
     }
-    const keys = which ?? [...this.dirty];
+    const keys = which ? which.extra : [...this.dirty];
     if (!which) this.dirty.clear();
     const ops: RouteOp[] = [];
     const opKeys: string[] = [];
-    for (let k = 0; k < keys.length; k++) {
-      const key = keys[k];
+    const plan = (key: string) => {
       const n = ops.length;
       this.diff(key, ops);
       for (let i = n; i < ops.length; i++) opKeys.push(key);
-    }
+    };
+    if (which) for (const key of which.desired.keys()) plan(key);
+    for (let k = 0; k < keys.length; k++) plan(keys[k]);
     if (ops.length === 0) return errors;
     const results = await this.kernel.apply(ops);
     const repaired = new Set<string>();
-    results.forEach((res, i) => {
+    for (let i = 0; i < results.length; i++) {
+      const res = results[i];
       const { op, route } = ops[i];
       const key = opKeys[i];
       if (res.errno) {
         errors++;
         this.fail({ code: `TORTIE_ROUTE_${op.toUpperCase()}_FAILED`, message: `${op} ${describe(route)}: errno ${res.errno}${res.message ? ` (${res.message})` : ''}`, prefix: key });
-        return;
+        continue;
       }
       this.stats.operations[op]++;
       if (countAsRepairs || this.drifted.has(key)) repaired.add(key);
-      const list = this.view.get(key) ?? [];
-      if (op === 'delete') this.setView(key, list.filter((k) => !(sameSlot(k, route) && k.protocol === route.protocol)));
-      else this.setView(key, list.length === 0 ? [route] : [...list.filter((k) => !sameSlot(k, route)), route]);
-    });
+      const list = this.view.get(key);
+      if (!list) {
+        if (op !== 'delete') this.view.set(key, [route]);
+      } else if (op === 'delete') {
+        if (list.length === 1 && sameSlot(list[0], route) && list[0].protocol === route.protocol) this.view.delete(key);
+        else this.setView(key, list.filter((k) => !(sameSlot(k, route) && k.protocol === route.protocol)));
+      } else {
+        this.setView(key, [...list.filter((k) => !sameSlot(k, route)), route]);
+      }
+    }
     if (this.drifted.size) for (const key of which ? opKeys : keys) this.drifted.delete(key);
     this.stats.repairs += repaired.size;
     return errors;
@@ -708,8 +718,14 @@ export class RouteController {
   private diff(key: string, ops: RouteOp[]): void {
     const d = this.desired.get(key);
     const want = d ? this.resolve(d) : null;
-    const present = this.view.get(key) ?? [];
-    // The steady state, and almost every prefix of a resync: exactly our route, exactly right.
+    const present = this.view.get(key);
+    // Fast paths for the bulk cases: a new route into an empty slot (install), and our one route
+    // exactly right (steady state: almost every prefix of a resync).
+    if (!present) {
+      if (this.conflicts.size) this.conflicts.delete(key);
+      if (want) ops.push({ op: 'add', route: want });
+      return;
+    }
     if (want && present.length === 1 && isOurRoute(this.own, present[0]) && matches(present[0], want)) {
       if (this.conflicts.size) this.conflicts.delete(key);
       return;
@@ -742,17 +758,19 @@ export class RouteController {
   private async configureInterface(name: string): Promise<number> {
     if (!this.links.has(name)) return 0;
     let errors = 0;
-    for (const [tmpl, value] of [...WORKLOAD_SYSCTLS_V4, ...WORKLOAD_SYSCTLS_V6]) {
-      try {
-        await this.kernel.writeSysctl(tmpl.replace('%', name), value);
-      } catch (e) {
-        const err = e as { errno?: number; code?: string; message: string };
-        // ENOENT: the interface went away meanwhile, or IPv6 is off; neither is an error.
-        if (err.errno === ENOENT) continue;
-        errors++;
-        this.fail({ code: err.code ?? 'TORTIE_SYSCTL_FAILED', message: err.message });
-      }
-    }
+    await Promise.all(
+      [...WORKLOAD_SYSCTLS_V4, ...WORKLOAD_SYSCTLS_V6].map(async ([tmpl, value]) => {
+        try {
+          await this.kernel.writeSysctl(tmpl.replace('%', name), value);
+        } catch (e) {
+          const err = e as { errno?: number; code?: string; message: string };
+          // ENOENT: the interface went away meanwhile, or IPv6 is off; neither is an error.
+          if (err.errno === ENOENT) return;
+          errors++;
+          this.fail({ code: err.code ?? 'TORTIE_SYSCTL_FAILED', message: err.message });
+        }
+      }),
+    );
     if (errors === 0) this.configured.add(name);
     return errors;
   }

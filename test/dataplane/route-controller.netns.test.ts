@@ -146,6 +146,17 @@ describe('route controller in a network namespace', () => {
     await waitFor('the stray route of ours to go', async () => (await routes('10.99.0.1/32')).length === 0, 3000);
   });
 
+  it('recovers when the netlink relay dies: restarts it, resyncs, and repairs what changed meanwhile', async () => {
+    const pid = kernel.helperPid;
+    expect(pid).toBeGreaterThan(0);
+    const resyncs = controller.counters.resyncs;
+    process.kill(pid!, 'SIGKILL');
+    await ns.ip('route', 'del', podIp(3, 3));
+    await waitFor('a resync with a new relay', async () => controller.counters.resyncs > resyncs && kernel.helperPid !== pid, 5000);
+    await waitFor('the route deleted while the relay was down to come back', async () => (await routes(podIp(3, 3))).length === 1, 5000);
+    expect(controller.counters.failures).toBeGreaterThan(0);
+  });
+
   it('survives a burst of 100k foreign route notifications that overflows the socket, then resyncs', async () => {
     // A small notification buffer makes the overflow certain; the default is 32 MiB.
     const k2 = new NetlinkKernel({ netns: ns.name, monitorBufferBytes: 64 * 1024 });

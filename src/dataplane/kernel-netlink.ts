@@ -20,7 +20,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
-import type { Family } from './address.ts';
 import { ensureHelper } from './helper-binary.ts';
 import { KernelError, type Kernel, type KernelEvent, type OpResult, type RouteOp } from './kernel.ts';
 import { decodeMessages, encodeLinkDump, encodeRouteDump, encodeRouteOp, Flag, MsgType, NlWriter, type KernelLink, type KernelRoute } from './netlink.ts';
@@ -267,12 +266,9 @@ export class NetlinkKernel implements Kernel {
   }
 
   async dumpRoutes(table: number): Promise<KernelRoute[]> {
-    const out: KernelRoute[] = [];
-    for (const family of [4, 6] as Family[]) {
-      const d = await this.dump((w, seq) => encodeRouteDump(w, family, table, seq));
-      for (const r of d.routes) if (r.table === table) out.push(r);
-    }
-    return out;
+    // One dump for both families (AF_UNSPEC): one round trip fewer per resync.
+    const d = await this.dump((w, seq) => encodeRouteDump(w, 0, table, seq));
+    return d.routes.filter((r) => r.table === table);
   }
 
   async dumpLinks(): Promise<KernelLink[]> {
@@ -304,7 +300,7 @@ export class NetlinkKernel implements Kernel {
       }
       this.pump();
       if (end < ops.length) await new Promise((r) => setImmediate(r));
-      if (!this.child) break; // the relay died; `batch` was rejected by failAll
+      if (!this.batches.has(batch)) break; // the relay died and failAll rejected the batch
     }
     return done;
   }

@@ -173,8 +173,8 @@ export class NlWriter {
   }
 }
 
-function writeRtmsg(w: NlWriter, family: Family, dstLen: number, table: number, protocol: number, scope: number, type: number, flags: number): void {
-  w.u8s(family === 4 ? AF_INET : AF_INET6, dstLen, 0, 0, table < 256 ? table : RT_TABLE_COMPAT, protocol, scope, type);
+function writeRtmsg(w: NlWriter, family: Family | 0, dstLen: number, table: number, protocol: number, scope: number, type: number, flags: number): void {
+  w.u8s(family === 4 ? AF_INET : family === 6 ? AF_INET6 : 0, dstLen, 0, 0, table < 256 ? table : RT_TABLE_COMPAT, protocol, scope, type);
   w.u32(flags);
 }
 
@@ -218,8 +218,11 @@ export function encodeRouteOp(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq:
   w.end(at);
 }
 
-/** A dump of one family's routes in one table (the kernel filters, NETLINK_GET_STRICT_CHK). */
-export function encodeRouteDump(w: NlWriter, family: Family, table: number, seq: number): void {
+/**
+ * A dump of the routes in one table (the kernel filters, NETLINK_GET_STRICT_CHK); family 0
+ * (AF_UNSPEC) asks for IPv4 and IPv6 in one dump.
+ */
+export function encodeRouteDump(w: NlWriter, family: Family | 0, table: number, seq: number): void {
   const at = w.begin(MsgType.GETROUTE, Flag.REQUEST | Flag.DUMP, seq);
   writeRtmsg(w, family, 0, table, 0, 0, 0, 0);
   w.attrU32(RouteAttr.TABLE, table);

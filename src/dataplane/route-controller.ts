@@ -141,6 +141,19 @@ function matches(k: KernelRoute, want: KernelRoute): boolean {
   return a.every((n, i) => nhMatches(n, b[i]));
 }
 
+/** Field-by-field equality of two kernel routes (same table assumed). */
+function sameRoute(a: KernelRoute, b: KernelRoute): boolean {
+  if (a.dst !== b.dst || a.protocol !== b.protocol || a.type !== b.type || a.scope !== b.scope || a.priority !== b.priority || a.table !== b.table) return false;
+  if (a.nexthops === b.nexthops) return true;
+  if (a.nexthops.length !== b.nexthops.length) return false;
+  for (let i = 0; i < a.nexthops.length; i++) {
+    const x = a.nexthops[i];
+    const y = b.nexthops[i];
+    if (x.gateway !== y.gateway || x.ifindex !== y.ifindex || x.onlink !== y.onlink) return false;
+  }
+  return true;
+}
+
 function nhMatches(k: NextHop, w: NextHop): boolean {
   return k.gateway === w.gateway && k.onlink === w.onlink && (w.ifindex === 0 || k.ifindex === w.ifindex);
 }
@@ -353,6 +366,11 @@ export class RouteController {
       if ((this.view.get(key) ?? []).some((k) => isOurRoute(this.own, k) && matches(k, want))) programmed++;
     }
     return { routes, programmed, pendingInterface, conflicts: this.conflicts.size, ...this.stats, operations: { ...this.stats.operations } };
+  }
+
+  /** True once a full resync has completed without errors (for the agent's readiness). */
+  get synced(): boolean {
+    return this.firstResyncDone && this.failureStreak === 0;
   }
 
   /** The cheap part of `counters` (no walk over the desired routes). */
@@ -575,13 +593,28 @@ export class RouteController {
     }
     for (const name of this.configured) if (!this.links.has(name)) this.configured.delete(name);
     for (const l of links) if (isWorkloadInterface(this.own, l.name) && !this.configured.has(l.name)) this.sysctlPending.add(l.name);
-    this.view.clear();
     const strays: string[] = [];
-    for (const r of routes) {
-      const list = this.view.get(r.dst);
-      if (list) list.push(r);
-      else this.view.set(r.dst, [r]);
-      if (isOurRoute(this.own, r) && !this.desired.has(r.dst)) strays.push(r.dst);
+    // Usually the kernel holds exactly what we think: check that without building anything
+    // (rebuilding a 100k-entry view costs more than the dump itself).
+    let unchanged = routes.length === this.view.size;
+    if (unchanged) {
+      for (let i = 0; i < routes.length; i++) {
+        const r = routes[i];
+        const known = this.view.get(r.dst);
+        if (!known || known.length !== 1 || !sameRoute(known[0], r)) {
+          unchanged = false;
+          break;
+        }
+      }
+    }
+    if (!unchanged) {
+      this.view.clear();
+      for (const r of routes) {
+        const list = this.view.get(r.dst);
+        if (list) list.push(r);
+        else this.view.set(r.dst, [r]);
+        if (isOurRoute(this.own, r) && !this.desired.has(r.dst)) strays.push(r.dst);
+      }
     }
     // Changes that raced with the dump: replaying them is harmless when the dump already has them.
     const events = this.buffered;
@@ -612,10 +645,12 @@ export class RouteController {
   /** Diffs the dirty prefixes against the view and applies the differences. Returns the error count. */
   private async applyDirty(countAsRepairs = false, which?: { desired: Map<string, Desired>; extra: string[] }): Promise<number> {
     let errors = 0;
+    // Interface sysctls and routes do not depend on each other: both go out at once.
+    let sysctls: Promise<number[]> | undefined;
     if (this.sysctlPending.size) {
       const names = [...this.sysctlPending];
       this.sysctlPending.clear();
-      for (const n of await Promise.all(names.map((name) => this.configureInterface(name)))) errors += n;
+      sysctls = Promise.all(names.map((name) => this.configureInterface(name)));
     }
     const keys = which ? which.extra : [...this.dirty];
     if (!which) this.dirty.clear();
@@ -628,8 +663,9 @@ export class RouteController {
     };
     if (which) for (const key of which.desired.keys()) plan(key);
     for (let k = 0; k < keys.length; k++) plan(keys[k]);
+    const [sysctlErrors, results] = await Promise.all([sysctls, ops.length ? this.kernel.apply(ops) : []]);
+    for (const n of sysctlErrors ?? []) errors += n;
     if (ops.length === 0) return errors;
-    const results = await this.kernel.apply(ops);
     const repaired = new Set<string>();
     for (let i = 0; i < results.length; i++) {
       const res = results[i];

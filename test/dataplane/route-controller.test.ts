@@ -226,11 +226,13 @@ describe('RouteController: drift and failures', () => {
     c.setWorkload('10.0.0.2', 'tor1');
     await c.idle();
     expect(c.counters.failures).toBe(1);
+    expect(c.synced).toBe(false);
     expect(clock.pending()).toContain(100);
     const dumps = kernel.dumps;
     clock.advance(100);
     await c.idle();
     expect(kernel.dumps).toBe(dumps + 1);
+    expect(c.synced).toBe(true);
     expect(kernel.find('10.0.0.2/32')).toHaveLength(1);
     // Two failures in a row: the second retry waits twice as long.
     kernel.failNext = [EEXIST];

@@ -174,6 +174,7 @@ export class RouteController {
   /** Desired workload prefixes by interface name, to act on link changes. */
   private byInterface = new Map<string, Set<string>>();
   private view = new Map<string, KernelRoute[]>();
+  private viewCount = 0;
   private links = new Map<string, KernelLink>();
   private linksByIndex = new Map<number, KernelLink>();
   private dirty = new Set<string>();
@@ -483,7 +484,9 @@ export class RouteController {
     }
   }
 
+  /** Every change to the view goes through here, keeping `viewCount` (routes, not prefixes). */
   private setView(key: string, list: KernelRoute[]): void {
+    this.viewCount += list.length - (this.view.get(key)?.length ?? 0);
     if (list.length) this.view.set(key, list);
     else this.view.delete(key);
   }
@@ -596,12 +599,13 @@ export class RouteController {
     const strays: string[] = [];
     // Usually the kernel holds exactly what we think: check that without building anything
     // (rebuilding a 100k-entry view costs more than the dump itself).
-    let unchanged = routes.length === this.view.size;
+    // Same count and every dumped route known means the same set (the kernel holds no duplicates).
+    let unchanged = routes.length === this.viewCount;
     if (unchanged) {
       for (let i = 0; i < routes.length; i++) {
         const r = routes[i];
         const known = this.view.get(r.dst);
-        if (!known || known.length !== 1 || !sameRoute(known[0], r)) {
+        if (!known || !(known.length === 1 ? sameRoute(known[0], r) : known.some((k) => sameRoute(k, r)))) {
           unchanged = false;
           break;
         }
@@ -609,6 +613,7 @@ export class RouteController {
     }
     if (!unchanged) {
       this.view.clear();
+      this.viewCount = routes.length;
       for (const r of routes) {
         const list = this.view.get(r.dst);
         if (list) list.push(r);
@@ -680,9 +685,9 @@ export class RouteController {
       if (countAsRepairs || this.drifted.has(key)) repaired.add(key);
       const list = this.view.get(key);
       if (!list) {
-        if (op !== 'delete') this.view.set(key, [route]);
+        if (op !== 'delete') this.setView(key, [route]);
       } else if (op === 'delete') {
-        if (list.length === 1 && sameSlot(list[0], route) && list[0].protocol === route.protocol) this.view.delete(key);
+        if (list.length === 1 && sameSlot(list[0], route) && list[0].protocol === route.protocol) this.setView(key, []);
         else this.setView(key, list.filter((k) => !(sameSlot(k, route) && k.protocol === route.protocol)));
       } else {
         this.setView(key, [...list.filter((k) => !sameSlot(k, route)), route]);

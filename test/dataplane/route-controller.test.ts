@@ -216,6 +216,21 @@ describe('RouteController: drift and failures', () => {
     expect(c.counters.lostNotifications).toBe(2);
   });
 
+  it('a resync finds a route changed in place without any notification', async () => {
+    const { kernel, clock, c } = setup();
+    const a = kernel.addLink('tor1', true, false);
+    const b = kernel.addLink('tor2', true, false);
+    for (let i = 0; i < 20; i++) c.setWorkload(`10.0.0.${i}`, 'tor1');
+    await c.start();
+    await c.idle();
+    // Same number of routes, one of them now elsewhere: only a field-by-field check can tell.
+    kernel.find('10.0.0.7/32')[0].nexthops = [{ ifindex: b.index, onlink: false }];
+    clock.advance(90_000);
+    await c.idle();
+    expect(kernel.find('10.0.0.7/32')[0].nexthops).toEqual([{ ifindex: a.index, onlink: false }]);
+    expect(c.counters.repairs).toBe(1);
+  });
+
   it('resyncs after a kernel error, backing off while errors repeat', async () => {
     const { kernel, clock, c } = setup({ minBackoffMs: 100 });
     kernel.addLink('tor1', true, false);

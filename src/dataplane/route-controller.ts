@@ -12,7 +12,7 @@
  *   those our view can no longer be trusted. Repeated failures back off exponentially.
  * Ownership rules live in ownership.ts; the kernel is an injected interface (kernel.ts).
  */
-import { parseAddress, parsePrefix, prefixContains, type Prefix } from './address.ts';
+import { parseAddress, parsePrefix, prefixContains, prefixKey, type Prefix } from './address.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Kernel, KernelEvent, KernelLink, KernelRoute, NextHop, RouteOp } from './kernel.ts';
 import { RouteType, Scope } from './netlink.ts';
@@ -141,6 +141,12 @@ function matches(k: KernelRoute, want: KernelRoute): boolean {
   return a.every((n, i) => nhMatches(n, b[i]));
 }
 
+function sameTarget(a: RouteTarget, b: RouteTarget): boolean {
+  if (a.kind === 'workload') return b.kind === 'workload' && a.ifname === b.ifname;
+  if (a.kind === 'blackhole') return b.kind === 'blackhole';
+  return b.kind === 'learned' && a.nextHops.length === b.nextHops.length && a.nextHops.every((n, i) => n === b.nextHops[i]);
+}
+
 /** Field-by-field equality of two kernel routes (same table assumed). */
 function sameRoute(a: KernelRoute, b: KernelRoute): boolean {
   if (a.dst !== b.dst || a.protocol !== b.protocol || a.type !== b.type || a.scope !== b.scope || a.priority !== b.priority || a.table !== b.table) return false;
@@ -246,9 +252,9 @@ export class RouteController {
 
   /** Sets the route for a prefix (replacing any earlier target). Throws RouteConfigError on bad input. */
   setRoute(prefix: string, target: RouteTarget): void {
-    let p: Prefix;
+    let p: { family: Prefix['family']; text: string };
     try {
-      p = parsePrefix(prefix);
+      p = prefixKey(prefix);
     } catch (e) {
       throw new RouteConfigError((e as Error).message, { cause: e });
     }
@@ -270,8 +276,10 @@ export class RouteController {
     } else if (target.kind !== 'blackhole') {
       throw new RouteConfigError(`route ${p.text}: unknown target kind ${JSON.stringify((target as { kind: unknown }).kind)}`);
     }
+    const old = this.desired.get(p.text);
+    if (old && sameTarget(old.target, target)) return; // nothing new: no work
     this.unindex(p.text);
-    this.desired.set(p.text, { prefix: { family: p.family, text: p.text }, target, epoch: -1 });
+    this.desired.set(p.text, { prefix: p, target, epoch: -1 });
     if (target.kind === 'workload') {
       let s = this.byInterface.get(target.ifname);
       if (!s) this.byInterface.set(target.ifname, (s = new Set()));
@@ -281,9 +289,9 @@ export class RouteController {
   }
 
   deleteRoute(prefix: string): void {
-    let p: Prefix;
+    let p: { text: string };
     try {
-      p = parsePrefix(prefix);
+      p = prefixKey(prefix);
     } catch (e) {
       throw new RouteConfigError((e as Error).message, { cause: e });
     }
@@ -769,6 +777,11 @@ export class RouteController {
     }
     if (want && present.length === 1 && isOurRoute(this.own, present[0]) && matches(present[0], want)) {
       if (this.conflicts.size) this.conflicts.delete(key);
+      return;
+    }
+    if (!want) {
+      if (this.conflicts.size) this.conflicts.delete(key);
+      for (const r of present) if (isOurRoute(this.own, r)) ops.push({ op: 'delete', route: r });
       return;
     }
     const ours = present.filter((r) => isOurRoute(this.own, r));

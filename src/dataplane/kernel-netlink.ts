@@ -24,7 +24,7 @@ import { ensureHelper } from './helper-binary.ts';
 import { KernelError, type Kernel, type KernelEvent, type OpResult, type RouteOp } from './kernel.ts';
 import { decodeMessages, encodeLinkDump, encodeRouteDump, encodeRouteOp, Flag, MsgType, NlWriter, type KernelLink, type KernelRoute } from './netlink.ts';
 
-const Tag = { HELLO: 0, REQUEST: 1, MONITOR: 2, MONITOR_LOST: 3, REQUEST_FAILED: 4, SYSCTL: 5 } as const;
+const Tag = { HELLO: 0, REQUEST: 1, MONITOR: 2, MONITOR_LOST: 3, REQUEST_FAILED: 4, SYSCTL: 5, ACK_RUN: 6 } as const;
 const InTag = { NETLINK: 1, SYSCTL: 2 } as const;
 /** Requests in flight at once: bounded so that acks (a few hundred bytes of buffer each) fit. */
 const WINDOW = 8192;
@@ -201,6 +201,34 @@ export class NetlinkKernel implements Kernel {
           }
         }
         break;
+      case Tag.ACK_RUN: {
+        // first..last all succeeded (the relay folds good acks into runs).
+        let seq = p.readUInt32LE(0);
+        const last = p.readUInt32LE(4);
+        while (seq <= last) {
+          const batch = this.batchOf(seq);
+          if (!batch) {
+            seq++;
+            continue;
+          }
+          const end = Math.min(last, batch.firstSeq + batch.results.length - 1);
+          let done = 0;
+          for (let i = seq - batch.firstSeq, stop = end - batch.firstSeq; i <= stop; i++) {
+            if (batch.results[i] === undefined) {
+              batch.results[i] = OK;
+              done++;
+            }
+          }
+          this.inFlight -= done;
+          batch.remaining -= done;
+          if (batch.remaining === 0) {
+            this.batches.delete(batch);
+            batch.resolve(batch.results);
+          }
+          seq = end + 1;
+        }
+        break;
+      }
       case Tag.MONITOR_LOST:
         this.emit({ kind: 'lost', reason: 'route notifications lost: netlink receive buffer overflowed (ENOBUFS)' });
         break;

@@ -157,6 +157,14 @@ function v4Key(s: string): string | null {
 }
 
 /**
+ * For the netlink encoder: a canonical IPv4 prefix as `address * 64 + length` (a safe integer),
+ * or -1 for anything else (IPv6, or text that needs the careful parser).
+ */
+export function v4AddressAndLength(s: string): number {
+  return v4Key(s) === null ? -1 : v4Scratch * 64 + v4ScratchLen;
+}
+
+/**
  * The canonical text (map key) and family of a prefix, without the bytes: what the route
  * controller needs for each of 100k desired routes. Throws AddressError like parsePrefix.
  */

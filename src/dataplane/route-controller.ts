@@ -502,6 +502,8 @@ export class RouteController {
   // ---- the loop ----------------------------------------------------------------------------
 
   private markDirty(key: string): void {
+    // Before start, the first resync looks at every desired route anyway.
+    if (!this.started) return;
     this.dirty.add(key);
     this.kick();
   }

@@ -42,7 +42,6 @@
 #define SOL_NETLINK 270
 #endif
 
-#define RECV_BUF (256 * 1024)
 #define OUT_FLUSH (256 * 1024)
 
 static uint8_t *out;
@@ -176,11 +175,52 @@ static int absorb_ack(const uint8_t *buf, size_t n) {
   return 1;
 }
 
-/* Reads everything the socket holds now; tags each datagram. Drops our own echoes on the monitor. */
-static void drain(int fd, uint8_t tag, uint32_t own_portid, uint8_t *buf) {
+/* One received datagram: tagged and queued for Node. Drops our own echoes on the monitor. */
+static void deliver(uint8_t *buf, size_t n, uint8_t tag, uint32_t own_portid) {
+  if (tag == 2) {
+    /* Keep only messages not caused by our request socket. */
+    size_t kept = 0;
+    struct nlmsghdr *h = (struct nlmsghdr *)buf;
+    size_t rem = n;
+    uint8_t *dst = buf;
+    while (NLMSG_OK(h, rem)) {
+      size_t al = NLMSG_ALIGN(h->nlmsg_len);
+      if (al > rem) al = rem;
+      if (h->nlmsg_pid != own_portid) {
+        memmove(dst + kept, h, al);
+        kept += al;
+      }
+      h = (struct nlmsghdr *)((uint8_t *)h + al);
+      rem -= al;
+    }
+    if (kept) memcpy(out_frame(2, kept), buf, kept);
+  } else if (!absorb_ack(buf, n)) {
+    flush_acks(); /* keep order: the run before this message is reported first */
+    memcpy(out_frame(1, n), buf, n);
+  }
+  if (out_len >= OUT_FLUSH) flush_out();
+}
+
+/*
+ * Reads everything the socket holds now, up to BATCH datagrams per recvmmsg(2): a 100k-route
+ * install brings 100k acks, and one system call each would cost more than the routes.
+ */
+#define BATCH 64
+#define SLOT (64 * 1024) /* netlink caps a datagram at 32 KiB */
+static struct mmsghdr msgs[BATCH];
+static struct iovec iovs[BATCH];
+
+static void drain(int fd, uint8_t tag, uint32_t own_portid, uint8_t *slots) {
   for (;;) {
-    ssize_t n = recv(fd, buf, RECV_BUF, 0);
-    if (n < 0) {
+    for (int i = 0; i < BATCH; i++) {
+      iovs[i].iov_base = slots + (size_t)i * SLOT;
+      iovs[i].iov_len = SLOT;
+      memset(&msgs[i].msg_hdr, 0, sizeof msgs[i].msg_hdr);
+      msgs[i].msg_hdr.msg_iov = &iovs[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int got = recvmmsg(fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+    if (got < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
         if (tag == 1) flush_acks();
@@ -198,31 +238,7 @@ static void drain(int fd, uint8_t tag, uint32_t own_portid, uint8_t *buf) {
       memcpy(out_frame(4, 4), &e, 4);
       return;
     }
-    if (tag == 2) {
-      /* Keep only messages not caused by our request socket. */
-      size_t kept = 0;
-      struct nlmsghdr *h = (struct nlmsghdr *)buf;
-      size_t rem = (size_t)n;
-      uint8_t *dst = buf;
-      while (NLMSG_OK(h, rem)) {
-        size_t al = NLMSG_ALIGN(h->nlmsg_len);
-        if (al > rem) al = rem;
-        if (h->nlmsg_pid != own_portid) {
-          memmove(dst + kept, h, al);
-          kept += al;
-        }
-        h = (struct nlmsghdr *)((uint8_t *)h + al);
-        rem -= al;
-      }
-      if (kept) memcpy(out_frame(2, kept), buf, kept);
-    } else if (!absorb_ack(buf, (size_t)n)) {
-      flush_acks(); /* keep order: the run before this message is reported first */
-      memcpy(out_frame(1, (size_t)n), buf, (size_t)n);
-    }
-    if (out_len >= OUT_FLUSH) {
-      flush_acks();
-      flush_out();
-    }
+    for (int i = 0; i < got; i++) deliver(slots + (size_t)i * SLOT, msgs[i].msg_len, tag, own_portid);
   }
 }
 
@@ -247,7 +263,7 @@ int main(int argc, char **argv) {
   fcntl(1, F_SETPIPE_SZ, 1024 * 1024);
   out_cap = 1024 * 1024;
   out = malloc(out_cap);
-  uint8_t *buf = malloc(RECV_BUF);
+  uint8_t *buf = malloc((size_t)BATCH * SLOT);
   size_t in_cap = 1024 * 1024, in_len = 0;
   uint8_t *in = malloc(in_cap);
   if (!out || !buf || !in) die("malloc");

@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
 //   e2e     - the whole lab; needs root
 export default defineConfig({
   test: {
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
     projects: [
       {
         test: {

@@ -56,6 +56,7 @@ export type LargeCommunity = [number, number, number];
 
 /** An attribute we do not decode, kept as it came so that it can pass through. */
 export interface RawAttribute {
+  /** Optional, Transitive and Partial bits as received (Extended Length and reserved bits dropped). */
   flags: number;
   type: number;
   value: Uint8Array;
@@ -233,7 +234,10 @@ export interface CodecContext {
 export interface UpdateDecodeResult {
   /** What could be decoded; with a 'treat-as-withdraw' action, every prefix in it is a withdrawal. */
   update: UpdateMessage;
-  /** Every error found, in order. Empty for a clean message. */
+  /**
+   * Every error found, in order, except that under 'session-reset' the error to send as NOTIFICATION
+   * comes first. Empty for a clean message.
+   */
   errors: UpdateError[];
   /** The strongest action among `errors`, or null. */
   action: UpdateErrorAction | null;
@@ -241,3 +245,12 @@ export interface UpdateDecodeResult {
 
 /** Any message's decode: a message, or the NOTIFICATION to send (session reset). */
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: BgpError };
+
+/**
+ * What `decodeMessage` yields. For an UPDATE, `update` holds the RFC 7606 outcome, and `value` is
+ * what the session should apply: the UPDATE as decoded, or, under 'treat-as-withdraw', the same
+ * prefixes all as withdrawals. A 'session-reset' outcome is returned as `ok: false`.
+ */
+export type MessageDecodeResult =
+  | { ok: true; value: Message; update?: UpdateDecodeResult }
+  | { ok: false; error: BgpError; update?: UpdateDecodeResult };

@@ -1,0 +1,52 @@
+# syntax=docker/dockerfile:1
+# tortie's node image: the agent (TypeScript run directly by Node 24, no build step), the
+# self-contained tortie-cni executable, and the reference portmap plugin for nodes without one.
+#   docker build -t tortie:0.1.0 .
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# Production dependencies only.
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+# The CNI plugin as one executable (npm run build:cni bundles it and makes a Node
+# single-executable application): nodes need nothing installed but iproute2 to run it.
+FROM ${NODE_IMAGE} AS cni
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build:cni && test -x dist/cni/tortie-cni
+
+# portmap from Debian's build of the reference CNI plugins (dynamically linked: it needs glibc
+# 2.34 or later on the node, where the kubelet runs it; nodes with older systems bring their own).
+FROM debian:bookworm-slim AS cni-plugins
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends containernetworking-plugins \
+ && rm -rf /var/lib/apt/lists/*
+
+FROM ${NODE_IMAGE}
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends iproute2 \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /opt/tortie
+COPY package.json package-lock.json ./
+COPY --from=deps /src/node_modules ./node_modules
+COPY bin ./bin
+COPY src ./src
+COPY --from=cni /src/dist/cni/tortie-cni ./tortie-cni
+COPY --from=cni-plugins /usr/lib/cni/portmap ./cni-plugins/portmap
+# `tortie status` and `tortie routes` inside the container (bin/tortie has a node shebang).
+RUN ln -s /opt/tortie/bin/tortie /usr/local/bin/tortie \
+ && install -d -m 0755 /var/run/tortie /var/lib/tortie
+# Everything is owned by root and read-only to the process. By default the image runs as the
+# unprivileged `node` user, enough for `tortie version` and `--help` (`status` and `routes` talk
+# to the agent's owner-only control socket: run them where the agent runs, as root). The
+# agent itself runs as root (the DaemonSet and docker-compose.yml say so explicitly): it
+# changes routes and links in the node's network namespace (NET_ADMIN), enters pod
+# namespaces (SYS_ADMIN) and listens on port 179, and Kubernetes grants added capabilities
+# only to uid 0. The CNI install init container runs as root to write /opt/cni/bin on the host.
+USER node
+ENTRYPOINT ["node", "/opt/tortie/bin/tortie"]
+CMD ["agent"]

@@ -144,7 +144,7 @@ export class NetlinkKernel implements Kernel {
   }
 
   private onData(d: Buffer): void {
-    let buf = this.inbuf.length ? Buffer.concat([this.inbuf, d]) : d;
+    const buf = this.inbuf.length ? Buffer.concat([this.inbuf, d]) : d;
     let off = 0;
     while (buf.length - off >= 8) {
       const len = buf.readUInt32LE(off);

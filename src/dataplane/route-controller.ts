@@ -452,7 +452,8 @@ export class RouteController {
         this.linksByIndex.set(l.index, l);
         this.linkEpoch++;
         // IPv4 drops routes through a link that goes down, without notifications.
-        if (!l.up && (before?.up ?? true)) this.dropRoutesVia(l.index, 4);
+        // (A link we did not know yet carries no routes: no need to look.)
+        if (!l.up && before?.up && before.index === l.index) this.dropRoutesVia(l.index, 4);
         if (isWorkloadInterface(this.own, l.name) && !this.configured.has(l.name)) this.sysctlPending.add(l.name);
         this.markInterface(l.name);
         return;

@@ -42,6 +42,15 @@ export class FakeKernel implements Kernel {
     this.emit({ kind: 'link-del', link });
   }
 
+  /** Sets a link down or up; like the kernel, down silently drops the IPv4 routes through it. */
+  setLinkUp(name: string, up: boolean): void {
+    const old = this.link(name);
+    const link = { ...old, up };
+    this.links = this.links.map((l) => (l === old ? link : l));
+    if (!up) this.routes = this.routes.filter((r) => r.family !== 4 || !r.nexthops.some((n) => n.ifindex === link.index));
+    this.emit({ kind: 'link-new', link });
+  }
+
   link(name: string): KernelLink {
     const l = this.links.find((x) => x.name === name);
     if (!l) throw new Error(`no link ${name}`);

@@ -197,6 +197,22 @@ describe('RouteController: drift and failures', () => {
     expect(kernel.find('10.0.0.1/32')).toEqual([podRoute('10.0.0.1/32', again.index)]);
   });
 
+  it('treats a downed interface like a missing one, and reprograms it when it comes back up', async () => {
+    const { kernel, c } = setup();
+    const veth = kernel.addLink('tor1', true, false);
+    c.setWorkload('10.0.0.1', 'tor1');
+    await c.start();
+    await c.idle();
+    kernel.setLinkUp('tor1', false);
+    await c.idle();
+    expect(kernel.find('10.0.0.1/32')).toEqual([]);
+    expect(c.counters).toMatchObject({ pendingInterface: 1, failures: 0 });
+    kernel.setLinkUp('tor1', true);
+    await c.idle();
+    expect(kernel.find('10.0.0.1/32')).toEqual([podRoute('10.0.0.1/32', veth.index)]);
+    expect(c.counters.programmed).toBe(1);
+  });
+
   it('does a full resync after lost notifications, once the storm has passed', async () => {
     const { kernel, clock, c } = setup({ minBackoffMs: 200 });
     const veth = kernel.addLink('tor1', true, false);

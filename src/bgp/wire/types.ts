@@ -241,3 +241,12 @@ export interface UpdateDecodeResult {
 
 /** Any message's decode: a message, or the NOTIFICATION to send (session reset). */
 export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: BgpError };
+
+/**
+ * What `decodeMessage` yields. For an UPDATE, `update` holds the RFC 7606 outcome, and `value` is
+ * what the session should apply: the UPDATE as decoded, or, under 'treat-as-withdraw', the same
+ * prefixes all as withdrawals. A 'session-reset' outcome is returned as `ok: false`.
+ */
+export type MessageDecodeResult =
+  | { ok: true; value: Message; update?: UpdateDecodeResult }
+  | { ok: false; error: BgpError; update?: UpdateDecodeResult };

@@ -72,6 +72,9 @@ export class AttrPool {
     for (const list of ['communities', 'clusterList', 'extendedCommunities', 'largeCommunities', 'unknown'] as const) {
       const v = input[list] as readonly unknown[] | undefined;
       if (!v?.length) delete obj[list];
+      // Copy byte values: decoded ones are views into a socket chunk we must not keep alive.
+      else if (list === 'extendedCommunities') obj[list] = Object.freeze((v as Uint8Array[]).map((b) => b.slice()));
+      else if (list === 'unknown') obj[list] = Object.freeze((v as RawAttribute[]).map((u) => Object.freeze({ flags: u.flags, type: u.type, value: u.value.slice() })));
       else obj[list] = Object.freeze([...v]);
     }
     if (!obj.atomicAggregate) delete obj.atomicAggregate;

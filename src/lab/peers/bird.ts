@@ -171,12 +171,11 @@ export class Bird {
 export function parseBirdRoutes(out: string): LearnedRoute[] {
   const routes = new Map<string, LearnedRoute>();
   let current: LearnedRoute | null = null;
-  let prefix = '';
   for (const raw of out.split('\n')) {
     if (!raw.trim() || raw.startsWith('BIRD ') || raw.startsWith('Table ')) continue;
     const head = /^(\S+)\s+\S+\s+\[/.exec(raw);
     if (head) {
-      prefix = head[1];
+      const prefix = head[1];
       current = routes.has(prefix) ? null : { prefix, asPath: [], communities: [], largeCommunities: [] };
       if (current) routes.set(prefix, current);
       continue;

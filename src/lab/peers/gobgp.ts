@@ -93,7 +93,7 @@ export class Gobgp {
         await this.cli('global');
         return;
       } catch (e) {
-        if (Date.now() > end || child.exitCode !== null) throw new Error(`gobgpd did not come up: ${(e as Error).message}`);
+        if (Date.now() > end || child.exitCode !== null) throw new Error(`gobgpd did not come up: ${(e as Error).message}`, { cause: e });
         await new Promise((r) => setTimeout(r, 100));
       }
     }

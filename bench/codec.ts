@@ -71,8 +71,8 @@ export async function run(args: string[]): Promise<BenchReport> {
       }
     }, rounds);
     if (decoded !== count) throw new Error(`decoded ${decoded} prefixes, expected ${count}`);
-    rows.push([name, 'decode', count, messages.length, count / decodeS, bytes / decodeS / 1e6]);
-    rows.push([name, 'encode', count, messages.length, count / encodeS, bytes / encodeS / 1e6]);
+    rows.push([name, 'decode', count, messages.length, Math.round(count / decodeS), bytes / decodeS / 1e6]);
+    rows.push([name, 'encode', count, messages.length, Math.round(count / encodeS), bytes / encodeS / 1e6]);
   }
   return {
     title: `BGP codec throughput, ${count.toLocaleString('en-US')} prefixes in 4096-octet UPDATEs, best of ${rounds} rounds, one core`,

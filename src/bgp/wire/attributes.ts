@@ -109,9 +109,9 @@ function encodeAsPath(segments: readonly AsPathSegment[], asSize: 2 | 4): Uint8A
   const parts: number[] = [];
   for (const s of segments) {
     // A segment holds at most 255 ASNs; longer ones are split (same path length for SEQUENCE).
-    for (let from = 0; from < s.asns.length || from === 0; from += 255) {
+    // An empty segment would be malformed (RFC 7606 7.2) and is left out.
+    for (let from = 0; from < s.asns.length; from += 255) {
       const chunk = s.asns.slice(from, from + 255);
-      if (chunk.length === 0) break;
       parts.push(s.type, chunk.length);
       for (const asn of chunk) {
         const a = asSize === 2 && asn > 0xffff ? AS_TRANS : asn;
@@ -363,7 +363,11 @@ export const ATTRIBUTES: readonly AttributeRow[] = [
     lengthSubcode: UpdateSubcode.AttributeLengthError,
     decode(v, st) {
       if (v.length !== 4) return len(UpdateSubcode.AttributeLengthError, 'NEXT_HOP', v.length, '4');
-      st.attrs.nextHop = ipv4ToString(u32(v, 0));
+      const nh = u32(v, 0);
+      // RFC 4271 6.3 / RFC 7606 7.3: 0.0.0.0, multicast and class E are no unicast host address.
+      // (Whether it is our own address or on-link is the session's call, RFC 4271 5.1.3.)
+      if (nh === 0 || nh >>> 28 >= 0xe) return { subcode: UpdateSubcode.InvalidNextHopAttribute, reason: `NEXT_HOP ${ipv4ToString(nh)} is not a unicast address` };
+      st.attrs.nextHop = ipv4ToString(nh);
       return null;
     },
     encode: (a) => (a.nextHop === undefined ? null : ipv4Bytes(a.nextHop, 'NEXT_HOP')),
@@ -530,7 +534,9 @@ const seen = new Uint8Array(256);
 /**
  * Decodes the path attribute area buf[start, end) into st. Errors go to st.errors with their RFC
  * 7606 action; the caller takes the strongest. Returns false when the area's structure is broken
- * (RFC 7606 4), after which the attributes found so far are all there is.
+ * (RFC 7606 4), after which the attributes found so far are all there is. RFC 7606 5.1 has senders
+ * put MP_REACH_NLRI/MP_UNREACH_NLRI first so that treat-as-withdraw still finds their prefixes; an
+ * MP attribute hidden behind the break cannot be known of.
  */
 export function decodeAttributes(buf: Uint8Array, start: number, end: number, st: AttrDecodeState): boolean {
   seen.fill(0);
@@ -578,7 +584,8 @@ export function decodeAttributes(buf: Uint8Array, start: number, end: number, st
         st.errors.push(updateError('session-reset', ErrorCode.UpdateMessage, UpdateSubcode.UnrecognizedWellKnownAttribute, `attribute ${type} is flagged well-known but is not one we know`, whole, type));
       } else if (flags & TRANS) {
         // RFC 4271 5: unknown optional transitive attributes pass on (the encoder sets Partial).
-        (st.attrs.unknown ??= []).push({ flags, type, value: buf.subarray(vStart, vEnd) });
+        // Extended Length and the reserved bits describe this encoding only: not kept.
+        (st.attrs.unknown ??= []).push({ flags: flags & 0xe0, type, value: buf.subarray(vStart, vEnd) });
       }
       // Unknown optional non-transitive: quietly ignored (RFC 4271 5).
       continue;

@@ -8,6 +8,7 @@ export { decodeUpdate, encodeUpdate, encodeAnnouncements, encodeWithdrawals, enc
 export { decodeNotification, encodeNotification, notificationName } from './notification.ts';
 export { decodeRouteRefresh, encodeRouteRefresh } from './route-refresh.ts';
 export { decodeCapability, encodeCapability } from './capabilities.ts';
+export { negotiateCodecContext } from './negotiate.ts';
 export { ATTRIBUTES, attributeRow, type AttributeRow } from './attributes.ts';
 export { checkHeader, maxMessageLength } from './header.ts';
 export {
@@ -19,6 +20,8 @@ export {
   prefixToText,
   slicePrefixList,
   concatPrefixLists,
+  writePrefix,
+  prefixWireSize,
 } from './prefix.ts';
 export { ipv4ToString, parseIpv4, ipv6BytesToString, parseIpv6 } from './address.ts';
 export { EncodeError, PrefixTextError, type EncodeErrorCode } from './errors.ts';

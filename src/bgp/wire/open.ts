@@ -84,8 +84,8 @@ export function decodeOpen(msg: Uint8Array): DecodeResult<OpenMessage> {
 }
 
 /**
- * Encodes an OPEN. Capabilities go in one Capabilities parameter (several when they exceed 255
- * octets without RFC 9072). `myAsn` above 65535 is sent as AS_TRANS (RFC 6793 4.1).
+ * Encodes an OPEN. Capabilities go in one Capabilities parameter; more than 255 octets of them
+ * need `extendedOptionalParameters` (RFC 9072). `myAsn` above 65535 is sent as AS_TRANS (RFC 6793 4.1).
  */
 export function encodeOpen(msg: OpenMessage): Uint8Array {
   const caps = new Writer(64);
@@ -104,21 +104,9 @@ export function encodeOpen(msg: OpenMessage): Uint8Array {
     params.bytes(value);
   };
   if (capBytes.length > 0) {
-    if (ext || capBytes.length <= 255) param(PARAM_CAPABILITIES, capBytes);
-    else {
-      // Split at capability boundaries into parameters of at most 255 octets.
-      let from = 0;
-      let q = 0;
-      while (q < capBytes.length) {
-        const next = q + 2 + capBytes[q + 1];
-        if (next - from > 255) {
-          param(PARAM_CAPABILITIES, capBytes.subarray(from, q));
-          from = q;
-        }
-        q = next;
-      }
-      param(PARAM_CAPABILITIES, capBytes.subarray(from));
-    }
+    // Without RFC 9072 the whole area is limited to 255 octets, so one parameter always suffices.
+    if (!ext && capBytes.length > 255) throw new EncodeError('message-too-long', `capabilities of ${capBytes.length} octets need extendedOptionalParameters (RFC 9072)`);
+    param(PARAM_CAPABILITIES, capBytes);
   }
   for (const o of msg.otherParams ?? []) param(o.type, o.value);
   const pbytes = params.finish();

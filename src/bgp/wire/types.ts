@@ -233,7 +233,10 @@ export interface CodecContext {
 export interface UpdateDecodeResult {
   /** What could be decoded; with a 'treat-as-withdraw' action, every prefix in it is a withdrawal. */
   update: UpdateMessage;
-  /** Every error found, in order. Empty for a clean message. */
+  /**
+   * Every error found, in order, except that under 'session-reset' the error to send as NOTIFICATION
+   * comes first. Empty for a clean message.
+   */
   errors: UpdateError[];
   /** The strongest action among `errors`, or null. */
   action: UpdateErrorAction | null;

@@ -58,9 +58,9 @@ export function decodeUpdate(msg: Uint8Array, ctx: CodecContext): UpdateDecodeRe
   // RFC 7606 3d: missing well-known mandatory attributes when there is something to announce.
   const announces = nlri.count > 0 || update.attrs.mpReach !== undefined;
   if (intact && announces) {
-    const faulted = new Set(errors.map((e) => e.attrType));
+    // An attribute that was present but malformed has its own error already.
     const missing = (type: number, name: string) => {
-      if (!faulted.has(type)) {
+      if (!errors.some((e) => e.attrType === type)) {
         errors.push(updateError('treat-as-withdraw', ErrorCode.UpdateMessage, UpdateSubcode.MissingWellKnownAttribute, `RFC 7606 3d: ${name} missing from an UPDATE that announces routes`, Uint8Array.of(type), type));
       }
     };
@@ -174,7 +174,6 @@ export function encodeAnnouncements(attrs: PathAttributes, prefixes: PrefixList,
   const { mpReach, mpUnreach: _ignored, ...rest } = attrs;
   const block = attributeBlock(rest, ctx);
   const out: Uint8Array[] = [];
-  const w = new Writer(max);
   const useMp = mpReach !== undefined || prefixes.afi !== Afi.IPv4;
   if (useMp && mpReach === undefined) throw new EncodeError('unsupported-family', 'IPv6 prefixes need attrs.mpReach for their next hop');
   if (useMp && mpReach!.afi !== prefixes.afi) throw new EncodeError('invalid-field', `attrs.mpReach is AFI ${mpReach!.afi} but the prefixes are AFI ${prefixes.afi}`);
@@ -182,7 +181,9 @@ export function encodeAnnouncements(attrs: PathAttributes, prefixes: PrefixList,
   const addPath = ctx.addPathSend.has(familyKey(prefixes.afi, mpReach?.safi ?? Safi.Unicast));
   let i = 0;
   while (i < prefixes.count) {
-    w.pos = 0;
+    // A fresh buffer per message, handed out as a view: packed messages are nearly full, so this
+    // wastes little and saves copying every message once more.
+    const w = new Writer(max);
     const start = beginMessage(w, MessageType.Update);
     w.u16(0); // no withdrawn routes
     const aAt = w.reserve(2);
@@ -208,7 +209,7 @@ export function encodeAnnouncements(attrs: PathAttributes, prefixes: PrefixList,
     }
     if (next === i) throw tooLong('the attributes with one prefix', max);
     endMessage(w, start);
-    out.push(w.finish());
+    out.push(w.view());
     i = next;
   }
   return out;
@@ -219,10 +220,9 @@ export function encodeWithdrawals(prefixes: PrefixList, ctx: CodecContext, safi:
   const max = maxMessageLength(MessageType.Update, ctx.extendedMessage);
   const addPath = ctx.addPathSend.has(familyKey(prefixes.afi, safi));
   const out: Uint8Array[] = [];
-  const w = new Writer(max);
   let i = 0;
   while (i < prefixes.count) {
-    w.pos = 0;
+    const w = new Writer(max);
     const start = beginMessage(w, MessageType.Update);
     let next = i;
     if (prefixes.afi === Afi.IPv4) {
@@ -247,7 +247,7 @@ export function encodeWithdrawals(prefixes: PrefixList, ctx: CodecContext, safi:
       w.patch16(aAt, w.pos - aAt - 2);
     }
     endMessage(w, start);
-    out.push(w.finish());
+    out.push(w.view());
     i = next;
   }
   return out;

@@ -7,7 +7,8 @@
 import { prefixListFromText } from '../../../src/bgp/wire/prefix.ts';
 import { defaultCodecContext } from '../../../src/bgp/wire/message.ts';
 import { encodeEndOfRib } from '../../../src/bgp/wire/update.ts';
-import type { CodecContext, Message } from '../../../src/bgp/wire/types.ts';
+import type { Safi } from '../../../src/bgp/wire/constants.ts';
+import type { Capability, CodecContext, Message, PathAttributes } from '../../../src/bgp/wire/types.ts';
 
 /** Bytes of hex text; spaces and `|` are for reading only. */
 export function hex(s: string): Uint8Array {
@@ -300,3 +301,117 @@ export const FIXTURES: Fixture[] = [
     encode: () => encodeEndOfRib({ afi: 2, safi: 1 }),
   },
 ];
+
+// ---------------------------------------------------------------------------------------------
+// One fixture per capability and per path attribute, so that a failure names the one at fault.
+
+const NH6 = '20010db8000000000000000000000001';
+
+function len8(h: string): string {
+  return (h.replace(/[\s|]/g, '').length / 2).toString(16).padStart(2, '0');
+}
+
+/** An OPEN carrying one capability (code, value hex) in one Capabilities parameter. */
+function capabilityFixture(name: string, code: number, value: string, cap: Capability): Fixture {
+  const c = `${code.toString(16).padStart(2, '0')} ${len8(value)} ${value}`;
+  const param = `02 ${len8(c)} ${c}`;
+  return {
+    name: `capability ${name}`,
+    hex: message(1, `04 fde9 005a c0000201 ${len8(param)} ${param}`),
+    ctx: ibgp4,
+    message: { type: 'open', version: 4, myAsn: 65001, holdTime: 90, bgpId: 0xc0000201, capabilities: [cap] },
+  };
+}
+
+/** An UPDATE without NLRI carrying the attributes `attrHex` (flags, type, length, value). */
+function attributeFixture(name: string, attrHex: string, attrs: PathAttributes, ctx: CodecContext = ibgp4): Fixture {
+  const a = attrHex.replace(/[\s|]/g, '');
+  return { name: `attribute ${name}`, hex: message(2, `0000 ${(a.length / 2).toString(16).padStart(4, '0')} ${a}`), ctx, message: { type: 'update', withdrawn: none4, attrs, nlri: none4 } };
+}
+
+const ORIGIN_AS_PATH = { hex: '40 01 01 00 40 02 00', attrs: { origin: 0 as const, asPath: [] } };
+
+FIXTURES.push(
+  capabilityFixture('multiprotocol IPv4 unicast (RFC 4760)', 1, '0001 00 01', { kind: 'multiprotocol', afi: 1, safi: 1 }),
+  capabilityFixture('multiprotocol IPv6 unicast (RFC 4760)', 1, '0002 00 01', { kind: 'multiprotocol', afi: 2, safi: 1 }),
+  capabilityFixture('multiprotocol of another family, kept raw', 1, '0001 00 80', { kind: 'unknown', code: 1, value: hex('00010080') }),
+  capabilityFixture('route refresh (RFC 2918)', 2, '', { kind: 'route-refresh' }),
+  capabilityFixture('enhanced route refresh (RFC 7313)', 70, '', { kind: 'enhanced-route-refresh' }),
+  capabilityFixture('extended message (RFC 8654)', 6, '', { kind: 'extended-message' }),
+  capabilityFixture('4-octet AS (RFC 6793)', 65, 'fa56ea00', { kind: 'four-octet-as', asn: 4200000000 }),
+  capabilityFixture('graceful restart, no families (RFC 4724)', 64, '00b4', { kind: 'graceful-restart', restarting: false, notification: false, restartTime: 180, families: [] }),
+  capabilityFixture('graceful restart with R and N bits (RFC 4724, RFC 8538)', 64, 'cfff 0002 01 80', {
+    kind: 'graceful-restart',
+    restarting: true,
+    notification: true,
+    restartTime: 4095,
+    families: [{ afi: 2, safi: 1, forwardingPreserved: true }],
+  }),
+  capabilityFixture('add-path (RFC 7911)', 69, '0001 01 02', { kind: 'add-path', families: [{ afi: 1, safi: 1, sendReceive: 2 }] }),
+  capabilityFixture('extended next hop (RFC 8950)', 5, '0001 0001 0002 0001 0080 0002', {
+    kind: 'extended-next-hop',
+    entries: [
+      { afi: 1, safi: 1, nextHopAfi: 2 },
+      { afi: 1, safi: 128 as number as Safi, nextHopAfi: 2 },
+    ],
+  }),
+  capabilityFixture('unknown, kept raw (FQDN, code 73)', 73, '04 686f7374 00', { kind: 'unknown', code: 73, value: hex('04686f737400') }),
+
+  attributeFixture('ORIGIN IGP', '40 01 01 00', { origin: 0 }),
+  attributeFixture('ORIGIN EGP', '40 01 01 01', { origin: 1 }),
+  attributeFixture('ORIGIN INCOMPLETE', '40 01 01 02', { origin: 2 }),
+  attributeFixture('AS_PATH empty', '40 02 00', { asPath: [] }),
+  attributeFixture('AS_PATH AS_SEQUENCE, 4-octet', '40 02 0a 02 02 0000fde9 fa56ea00', { asPath: [{ type: 2, asns: [65001, 4200000000] }] }),
+  attributeFixture('AS_PATH AS_SET, 4-octet', '40 02 0a 01 02 0000fde9 0000fdea', { asPath: [{ type: 1, asns: [65001, 65002] }] }),
+  attributeFixture('AS_PATH AS_SEQUENCE, 2-octet', '40 02 06 02 02 fde9 fdea', { asPath: [{ type: 2, asns: [65001, 65002] }] }, old2),
+  attributeFixture('AS_PATH AS_CONFED_SEQUENCE and AS_CONFED_SET', '40 02 0c 03 01 0000fdf2 04 01 0000fdf3', {
+    asPath: [
+      { type: 3, asns: [65010] },
+      { type: 4, asns: [65011] },
+    ],
+  }),
+  attributeFixture('NEXT_HOP', '40 03 04 c0000201', { nextHop: '192.0.2.1' }),
+  attributeFixture('MULTI_EXIT_DISC', '80 04 04 ffffffff', { med: 0xffffffff }),
+  attributeFixture('LOCAL_PREF', '40 05 04 00000064', { localPref: 100 }),
+  attributeFixture('ATOMIC_AGGREGATE', '40 06 00', { atomicAggregate: true }),
+  attributeFixture('AGGREGATOR, 4-octet', 'c0 07 08 fa56ea00 c0000202', { aggregator: { asn: 4200000000, address: '192.0.2.2' } }),
+  attributeFixture('AGGREGATOR, 2-octet', 'c0 07 06 fde9 c0000202', { aggregator: { asn: 65001, address: '192.0.2.2' } }, old2),
+  attributeFixture('COMMUNITIES (RFC 1997), well-known NO_EXPORT', 'c0 08 04 ffffff01', { communities: [0xffffff01] }),
+  attributeFixture('ORIGINATOR_ID (RFC 4456)', '80 09 04 0a000001', { originatorId: 0x0a000001 }),
+  attributeFixture('CLUSTER_LIST (RFC 4456)', '80 0a 04 0a000002', { clusterList: [0x0a000002] }),
+  attributeFixture('MP_REACH_NLRI IPv4 unicast (RFC 4760)', `90 0e 000d 0001 01 04 0a000001 00 18 0a0000 ${ORIGIN_AS_PATH.hex}`, {
+    mpReach: { afi: 1, safi: 1, nextHop: '10.0.0.1', nlri: v4('10.0.0.0/24') },
+    ...ORIGIN_AS_PATH.attrs,
+  }),
+  attributeFixture('MP_REACH_NLRI IPv6 unicast, global next hop only', `90 0e 001a 0002 01 10 ${NH6} 00 20 20010db8 ${ORIGIN_AS_PATH.hex}`, {
+    mpReach: { afi: 2, safi: 1, nextHop: '2001:db8::1', nlri: v6('2001:db8::/32') },
+    ...ORIGIN_AS_PATH.attrs,
+  }),
+  attributeFixture(
+    'MP_REACH_NLRI IPv4 with an IPv6 next hop (RFC 8950)',
+    `90 0e 0019 0001 01 10 ${NH6} 00 18 0a0000 ${ORIGIN_AS_PATH.hex}`,
+    { mpReach: { afi: 1, safi: 1, nextHop: '2001:db8::1', nlri: v4('10.0.0.0/24') }, ...ORIGIN_AS_PATH.attrs },
+    defaultCodecContext({ fourOctetAs: true, extendedNextHop: new Set(['1/1']) }),
+  ),
+  attributeFixture(
+    'MP_REACH_NLRI IPv6 with add-path (RFC 7911)',
+    `90 0e 001e 0002 01 10 ${NH6} 00 00000005 20 20010db8 ${ORIGIN_AS_PATH.hex}`,
+    { mpReach: { afi: 2, safi: 1, nextHop: '2001:db8::1', nlri: prefixListFromText(['2001:db8::/32'], [5]) }, ...ORIGIN_AS_PATH.attrs },
+    defaultCodecContext({ fourOctetAs: true, addPathReceive: new Set(['2/1']), addPathSend: new Set(['2/1']) }),
+  ),
+  attributeFixture('MP_UNREACH_NLRI IPv4 unicast (RFC 4760)', '90 0f 0007 0001 01 18 0a0000', { mpUnreach: { afi: 1, safi: 1, withdrawn: v4('10.0.0.0/24') } }),
+  attributeFixture('EXTENDED_COMMUNITIES (RFC 4360)', 'c0 10 10 0002fde900000064 0102c0000201fde9', { extendedCommunities: [hex('0002fde900000064'), hex('0102c0000201fde9')] }),
+  attributeFixture(
+    'AS4_PATH and AS4_AGGREGATOR (RFC 6793)',
+    '40 02 04 02 01 5ba0  c0 07 06 5ba0 0a000001  c0 11 06 02 01 fa56ea00  c0 12 08 fa56ea00 0a000001',
+    { asPath: [{ type: 2, asns: [4200000000] }], aggregator: { asn: 4200000000, address: '10.0.0.1' } },
+    old2,
+  ),
+  attributeFixture('LARGE_COMMUNITY (RFC 8092)', 'c0 20 18 fa56ea00 00000001 00000002 00000001 ffffffff 00000000', {
+    largeCommunities: [
+      [4200000000, 1, 2],
+      [1, 0xffffffff, 0],
+    ],
+  }),
+  attributeFixture('unknown optional transitive, passed on with Partial', 'e0 fe 02 abcd', { unknown: [{ flags: 0xe0, type: 254, value: hex('abcd') }] }),
+);

@@ -110,6 +110,9 @@ export interface PeerStatus {
   prefixesAccepted: number;
   prefixesAdvertised: number;
   lastError: string | null;
+  /** UPDATE messages since the session came up. */
+  updatesReceived: number;
+  updatesSent: number;
   description?: string;
 }
 
@@ -317,6 +320,8 @@ export class Speaker extends EventEmitter<{
       prefixesAccepted: rt.rib.accepted(),
       prefixesAdvertised: rt.rib.advertised(),
       lastError: rt.lastError ?? rt.session.lastError,
+      updatesReceived: rt.session.counters.updatesIn,
+      updatesSent: rt.session.counters.updatesOut,
       ...(rt.config.description ? { description: rt.config.description } : {}),
     }));
   }

@@ -142,6 +142,25 @@ export class Bird {
     await this.launch(!!opts.recovery);
   }
 
+  /** Rewrites the config (e.g. other routes) for the next start or `birdc configure`. */
+  async reconfigure(changes: Partial<Omit<BirdOptions, 'ns'>>): Promise<void> {
+    Object.assign(this.options, changes);
+    await writeFile(path.join(this.dir, 'bird.conf'), birdConfig(this.options, this.dir));
+  }
+
+  /**
+   * Shuts down in graceful restart mode (`birdc graceful restart`): sessions close without
+   * NOTIFICATION so that helpers keep the routes; start again with `startAgain({ recovery: true })`.
+   */
+  async gracefulStop(): Promise<void> {
+    await this.birdc('graceful', 'restart').catch(() => undefined);
+    await stopPid(this.pid, 10_000);
+  }
+
+  async startAgain(opts: { recovery?: boolean } = {}): Promise<void> {
+    await this.launch(!!opts.recovery);
+  }
+
   /** Kills it without a word (SIGKILL): TCP sessions drop without NOTIFICATION. */
   async kill(): Promise<void> {
     if (isAlive(this.pid)) {

@@ -17,6 +17,7 @@ import { AttrPool, asPathContains, prependAs, type AttrInput, type AttrSet } fro
 import { selectBest, DEFAULT_LOCAL_PREF, type Candidate } from './decision.ts';
 import { ACCEPT_ALL, compilePolicy, type CompiledPolicy, type Policy } from './policy.ts';
 import { keyAfi, keysOverlap, listKey, parsePrefix, type RouteKey } from './prefix.ts';
+import { newRouteTable, type RouteTable } from './table.ts';
 
 export const AFIS: readonly Afi[] = [Afi.IPv4, Afi.IPv6];
 
@@ -60,12 +61,12 @@ export class RibSource {
   readonly address: string;
   bgpId: number;
   /** Adj-RIB-In after import policy: what this source offers the decision process. */
-  readonly adjIn = new Map<Afi, Map<RouteKey, AttrSet>>([
-    [Afi.IPv4, new Map()],
-    [Afi.IPv6, new Map()],
+  readonly adjIn = new Map<Afi, RouteTable<AttrSet>>([
+    [Afi.IPv4, newRouteTable(Afi.IPv4)],
+    [Afi.IPv6, newRouteTable(Afi.IPv6)],
   ]);
   /** RFC 4724: routes kept from before a graceful restart, until refreshed or purged. */
-  stale: Map<Afi, Map<RouteKey, AttrSet>> | null = null;
+  stale: Map<Afi, RouteTable<AttrSet>> | null = null;
 
   constructor(kind: 'local' | 'ibgp' | 'ebgp', id: string, address: string, bgpId: number) {
     this.kind = kind;
@@ -102,9 +103,9 @@ export class RibPeer extends RibSource {
   /** Our addresses on the session, the next hop we advertise as "self". */
   localAddress: { v4?: string; v6?: string } = {};
   /** Adj-RIB-Out: what the peer has been sent. */
-  readonly adjOut = new Map<Afi, Map<RouteKey, AttrSet>>([
-    [Afi.IPv4, new Map()],
-    [Afi.IPv6, new Map()],
+  readonly adjOut = new Map<Afi, RouteTable<AttrSet>>([
+    [Afi.IPv4, newRouteTable(Afi.IPv4)],
+    [Afi.IPv6, newRouteTable(Afi.IPv6)],
   ]);
   readonly pending = new Map<Afi, PendingOut>([
     [Afi.IPv4, { keys: new Set(), walk: null }],
@@ -189,11 +190,13 @@ export class Rib {
   private readonly nextHopReachable: (nh: string, afi: Afi) => boolean;
   private readonly peers = new Map<string, RibPeer>();
   /** Loc-RIB: the winning source per prefix. */
-  private readonly locRib = new Map<Afi, Map<RouteKey, RibSource>>([
-    [Afi.IPv4, new Map()],
-    [Afi.IPv6, new Map()],
+  private readonly locRib = new Map<Afi, RouteTable<RibSource>>([
+    [Afi.IPv4, newRouteTable(Afi.IPv4)],
+    [Afi.IPv6, newRouteTable(Afi.IPv6)],
   ]);
   private readonly listeners = new Set<BestChangeListener>();
+  /** The local source and every peer, in a plain array for the hot loop. */
+  private sources: RibSource[] = [];
   private readonly notifyQueued = new Set<RibPeer>();
 
   constructor(opts: RibOptions) {
@@ -203,6 +206,7 @@ export class Rib {
     this.clusterRanges = (opts.clusterRanges ?? []).map((r) => parsePrefix(r).key);
     this.nextHopReachable = opts.nextHopReachable ?? (() => true);
     this.local = new RibSource('local', 'local', '', opts.routerId);
+    this.sources = [this.local];
   }
 
   onBestChange(fn: BestChangeListener): () => void {
@@ -217,6 +221,7 @@ export class Rib {
     if (this.peers.has(config.id)) throw new RibError('bgp-peer-exists', `peer ${config.id} already exists`);
     const peer = new RibPeer(config.asn === this.localAsn ? 'ibgp' : 'ebgp', config);
     this.peers.set(config.id, peer);
+    this.sources = [this.local, ...this.peers.values()];
     return peer;
   }
 
@@ -233,6 +238,7 @@ export class Rib {
     this.peerDown(peer, { keepStale: false });
     this.dropStale(peer);
     this.peers.delete(peer.id);
+    this.sources = [this.local, ...this.peers.values()];
     for (const p of this.peers.values()) p.exportMemo.delete(peer);
   }
 
@@ -270,9 +276,9 @@ export class Rib {
     }
     if (opts.keepStale) {
       // Routes stale from an earlier restart that never finished stay stale.
-      const stale = peer.stale ?? new Map<Afi, Map<RouteKey, AttrSet>>([
-        [Afi.IPv4, new Map()],
-        [Afi.IPv6, new Map()],
+      const stale = peer.stale ?? new Map<Afi, RouteTable<AttrSet>>([
+        [Afi.IPv4, newRouteTable(Afi.IPv4)],
+        [Afi.IPv6, newRouteTable(Afi.IPv6)],
       ]);
       for (const afi of AFIS) {
         const s = stale.get(afi)!;
@@ -434,27 +440,48 @@ export class Rib {
     }
   }
 
+  /** RFC 4271 9.1: re-runs the decision for one prefix and propagates a change. Hot path. */
   private decide(afi: Afi, key: RouteKey): void {
-    const candidates: Candidate<RibSource>[] = [];
-    const consider = (src: RibSource) => {
+    // Gather eligible candidates; most prefixes have exactly one, which needs no array.
+    let first: RibSource | null = null;
+    let firstAttrs: AttrSet | null = null;
+    let more: Candidate<RibSource>[] | null = null;
+    const sources = this.sources;
+    for (let i = 0; i < sources.length; i++) {
+      const src = sources[i];
       const attrs = src.lookup(afi, key);
-      if (!attrs) return;
-      if (src.kind !== 'local' && attrs.nextHop !== undefined && !this.nextHopReachable(attrs.nextHop, afi)) return;
-      candidates.push({ source: src, attrs });
-    };
-    consider(this.local);
-    for (const p of this.peers.values()) consider(p);
-    const winner = selectBest(candidates);
+      if (!attrs) continue;
+      if (src.kind !== 'local' && attrs.nextHop !== undefined && !this.nextHopReachable(attrs.nextHop, afi)) continue;
+      if (first === null) {
+        first = src;
+        firstAttrs = attrs;
+      } else {
+        more ??= [{ source: first, attrs: firstAttrs! }];
+        more.push({ source: src, attrs });
+      }
+    }
+    let winner: RibSource | null = first;
+    let winnerAttrs: AttrSet | null = firstAttrs;
+    if (more) {
+      const w = selectBest(more)!;
+      winner = w.source;
+      winnerAttrs = w.attrs;
+    }
     const loc = this.locRib.get(afi)!;
     const before = loc.get(key);
-    if (winner) loc.set(key, winner.source);
+    if (winner) loc.set(key, winner);
     else if (before) loc.delete(key);
     else return;
     // Even with the same source the attributes may have changed: tell listeners and peers.
-    const best = winner ? { source: winner.source, attrs: winner.attrs } : null;
-    for (const fn of this.listeners) fn(afi, key, best);
+    if (this.listeners.size) {
+      const best = winner ? { source: winner, attrs: winnerAttrs! } : null;
+      for (const fn of this.listeners) fn(afi, key, best);
+    }
     for (const p of this.peers.values()) {
       if (!p.up || !p.families.has(afi)) continue;
+      // A peer is never sent its own routes: if it was not sent this prefix before (it was its
+      // own, or absent) and it is its own now (or gone), there is nothing to tell it.
+      if ((before === p || before === undefined) && (winner === p || winner === null)) continue;
       p.pending.get(afi)!.keys.add(key);
       this.queueNotify(p);
     }

@@ -445,6 +445,13 @@ export class Speaker extends EventEmitter<{
       rt.lastError = `UPDATE error (${outcome.action}): ${e.reason}`;
       this.log.warn({ peer: rt.key, action: outcome.action, errors: outcome.errors.map((x) => x.reason) }, 'malformed UPDATE handled per RFC 7606');
     }
+    if (outcome?.action === 'afi-safi-disable') {
+      // RFC 7606 2 allows disabling the family; tortie does not run families half-way, so the
+      // session is reset instead (RFC 4760 7 permits either) and comes back after the idle hold.
+      const e = outcome.errors.find((x) => x.action === 'afi-safi-disable') ?? outcome.errors[0];
+      rt.session.reset(e);
+      return;
+    }
     const eor = endOfRibFamily(msg);
     if (eor) {
       const purged = this.rib.purgeStale(rt.rib, eor.afi);

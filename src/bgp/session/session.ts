@@ -115,6 +115,14 @@ export class Session {
     this.dropPending();
   }
 
+  /**
+   * Resets the session with a NOTIFICATION, as for a bad message: it comes back by itself after
+   * the idle hold (unlike `stop`).
+   */
+  reset(error: BgpError): void {
+    this.dispatch({ type: 'bad-message', error });
+  }
+
   /** Sends a ROUTE-REFRESH (RFC 2918) when the peer supports it; false otherwise. */
   requestRefresh(msg: RouteRefreshMessage): boolean {
     const n = this.negotiated;

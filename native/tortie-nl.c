@@ -1,0 +1,281 @@
+/*
+ * tortie-nl: a relay between tortie's route controller (Node.js, which cannot open AF_NETLINK
+ * sockets) and the kernel's NETLINK_ROUTE. All netlink encoding and decoding happens in
+ * TypeScript (src/dataplane/netlink.ts); this program only moves bytes, so that requests can be
+ * pipelined (many in flight, acks collected as they come) instead of one ack per round trip.
+ *
+ * Usage: tortie-nl [--monitor-rcvbuf BYTES] [NETNS_PATH]
+ *   NETNS_PATH: e.g. /run/netns/NAME; without it, the current namespace.
+ *   --monitor-rcvbuf: the notification socket's receive buffer (default 32 MiB); tests shrink it
+ *   to force ENOBUFS.
+ *
+ * Frames on stdin and stdout: u32 length (of payload, little endian), u8 tag, 3 bytes zero, payload.
+ *   stdin  tag 1: netlink messages to send on the request socket (one sendmsg per frame)
+ *   stdin  tag 2: write a sysctl: u32 id, then "path\0value" (path under /proc/sys/)
+ *   stdout tag 0: hello: u32 portid of the request socket
+ *   stdout tag 1: one datagram received on the request socket (acks, dump parts)
+ *   stdout tag 2: one datagram received on the monitor socket (route and link notifications,
+ *                 minus the echoes of our own requests, which the caller already knows about)
+ *   stdout tag 3: the monitor socket overflowed (ENOBUFS): notifications were lost
+ *   stdout tag 4: the request socket overflowed or failed: u32 errno; acks may have been lost
+ *   stdout tag 5: sysctl result: u32 id, i32 errno (0 = done)
+ * Exits 0 when stdin closes; nonzero with a message on stderr on a setup failure.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifndef SOL_NETLINK
+#define SOL_NETLINK 270
+#endif
+
+#define RECV_BUF (256 * 1024)
+#define OUT_FLUSH (256 * 1024)
+
+static uint8_t *out;
+static size_t out_len, out_cap;
+
+static void die(const char *what) {
+  fprintf(stderr, "tortie-nl: %s: %s\n", what, strerror(errno));
+  exit(2);
+}
+
+static void flush_out(void) {
+  size_t off = 0;
+  while (off < out_len) {
+    ssize_t n = write(1, out + off, out_len - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        struct pollfd p = {.fd = 1, .events = POLLOUT};
+        poll(&p, 1, -1);
+        continue;
+      }
+      exit(0); /* the reader has gone: nothing left to do */
+    }
+    off += (size_t)n;
+  }
+  out_len = 0;
+}
+
+static uint8_t *out_frame(uint8_t tag, size_t len) {
+  if (out_len + 8 + len > out_cap) {
+    flush_out();
+    if (8 + len > out_cap) {
+      out_cap = 8 + len;
+      out = realloc(out, out_cap);
+      if (!out) die("realloc");
+    }
+  }
+  uint8_t *h = out + out_len;
+  uint32_t l = (uint32_t)len;
+  memcpy(h, &l, 4);
+  h[4] = tag;
+  h[5] = h[6] = h[7] = 0;
+  out_len += 8 + len;
+  return h + 8;
+}
+
+static int open_nl(int rcvbuf, unsigned groups) {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+  if (fd < 0) die("socket(NETLINK_ROUTE)");
+  int one = 1;
+  /* FORCE needs CAP_NET_ADMIN, which the agent has; fall back to the capped size otherwise. */
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  int sndbuf = 4 * 1024 * 1024;
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  /* Acks carry only the request's header, and errors carry the kernel's message text. */
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
+  struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = groups};
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) die("bind(netlink)");
+  return fd;
+}
+
+static uint32_t portid_of(int fd) {
+  struct sockaddr_nl sa;
+  socklen_t sl = sizeof sa;
+  if (getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) die("getsockname");
+  return sa.nl_pid;
+}
+
+static void do_sysctl(const uint8_t *p, size_t len) {
+  uint32_t id;
+  int32_t err = 0;
+  if (len < 5) return;
+  memcpy(&id, p, 4);
+  const char *path = (const char *)p + 4;
+  size_t plen = strnlen(path, len - 4);
+  if (plen + 1 >= len - 4 || plen == 0 || strstr(path, "..")) {
+    err = EINVAL;
+  } else {
+    const char *value = path + plen + 1;
+    size_t vlen = len - 4 - plen - 1;
+    char full[512];
+    if (snprintf(full, sizeof full, "/proc/sys/%s", path) >= (int)sizeof full) {
+      err = ENAMETOOLONG;
+    } else {
+      int fd = open(full, O_WRONLY | O_CLOEXEC);
+      if (fd < 0) err = errno;
+      else {
+        if (write(fd, value, vlen) < 0) err = errno;
+        close(fd);
+      }
+    }
+  }
+  uint8_t *o = out_frame(5, 8);
+  memcpy(o, &id, 4);
+  memcpy(o + 4, &err, 4);
+}
+
+/* Reads everything the socket holds now; tags each datagram. Drops our own echoes on the monitor. */
+static void drain(int fd, uint8_t tag, uint32_t own_portid, uint8_t *buf) {
+  for (;;) {
+    ssize_t n = recv(fd, buf, RECV_BUF, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) return;
+      if (errno == ENOBUFS) {
+        if (tag == 2) out_frame(3, 0);
+        else {
+          uint32_t e = ENOBUFS;
+          memcpy(out_frame(4, 4), &e, 4);
+        }
+        continue;
+      }
+      uint32_t e = (uint32_t)errno;
+      memcpy(out_frame(4, 4), &e, 4);
+      return;
+    }
+    if (tag == 2) {
+      /* Keep only messages not caused by our request socket. */
+      size_t kept = 0;
+      struct nlmsghdr *h = (struct nlmsghdr *)buf;
+      size_t rem = (size_t)n;
+      uint8_t *dst = buf;
+      while (NLMSG_OK(h, rem)) {
+        size_t al = NLMSG_ALIGN(h->nlmsg_len);
+        if (al > rem) al = rem;
+        if (h->nlmsg_pid != own_portid) {
+          memmove(dst + kept, h, al);
+          kept += al;
+        }
+        h = (struct nlmsghdr *)((uint8_t *)h + al);
+        rem -= al;
+      }
+      if (kept) memcpy(out_frame(2, kept), buf, kept);
+    } else {
+      memcpy(out_frame(1, (size_t)n), buf, (size_t)n);
+    }
+    if (out_len >= OUT_FLUSH) flush_out();
+  }
+}
+
+int main(int argc, char **argv) {
+  int mon_rcvbuf = 32 * 1024 * 1024;
+  int argi = 1;
+  if (argc > 2 && strcmp(argv[1], "--monitor-rcvbuf") == 0) {
+    mon_rcvbuf = atoi(argv[2]);
+    if (mon_rcvbuf < 4096) {
+      fprintf(stderr, "tortie-nl: --monitor-rcvbuf %s: needs a byte count of at least 4096\n", argv[2]);
+      return 2;
+    }
+    argi = 3;
+  }
+  if (argc > argi) {
+    int nsfd = open(argv[argi], O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0) die(argv[argi]);
+    if (setns(nsfd, CLONE_NEWNET) < 0) die("setns");
+    close(nsfd);
+  }
+  /* A bigger pipe means fewer wake-ups of Node while a 100k-route dump streams through. */
+  fcntl(1, F_SETPIPE_SZ, 1024 * 1024);
+  out_cap = 1024 * 1024;
+  out = malloc(out_cap);
+  uint8_t *buf = malloc(RECV_BUF);
+  size_t in_cap = 1024 * 1024, in_len = 0;
+  uint8_t *in = malloc(in_cap);
+  if (!out || !buf || !in) die("malloc");
+
+  int req = open_nl(32 * 1024 * 1024, 0);
+  int mon = open_nl(mon_rcvbuf, 0);
+  /* Group membership by number covers the groups above 32 as well. */
+  int groups[] = {RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE};
+  for (unsigned i = 0; i < sizeof groups / sizeof groups[0]; i++)
+    if (setsockopt(mon, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i], sizeof groups[i]) < 0)
+      die("NETLINK_ADD_MEMBERSHIP");
+  uint32_t own = portid_of(req);
+  memcpy(out_frame(0, 4), &own, 4);
+  flush_out();
+
+  struct pollfd pfd[3] = {{.fd = 0, .events = POLLIN}, {.fd = req, .events = POLLIN}, {.fd = mon, .events = POLLIN}};
+  int stdin_open = 1;
+  while (stdin_open) {
+    if (poll(pfd, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      die("poll");
+    }
+    if (pfd[2].revents) drain(mon, 2, own, buf);
+    if (pfd[1].revents) drain(req, 1, own, buf);
+    if (pfd[0].revents) {
+      if (in_cap - in_len < 65536) {
+        in_cap *= 2;
+        in = realloc(in, in_cap);
+        if (!in) die("realloc");
+      }
+      ssize_t n = read(0, in + in_len, in_cap - in_len);
+      if (n < 0 && errno != EINTR && errno != EAGAIN) die("read(stdin)");
+      if (n == 0) stdin_open = 0;
+      if (n > 0) in_len += (size_t)n;
+      size_t off = 0;
+      while (in_len - off >= 8) {
+        uint32_t len;
+        memcpy(&len, in + off, 4);
+        if (in_len - off < 8 + (size_t)len) break;
+        uint8_t tag = in[off + 4];
+        uint8_t *p = in + off + 8;
+        if (tag == 1) {
+          for (;;) {
+            ssize_t s = send(req, p, len, 0);
+            if (s >= 0) break;
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) {
+              /* The kernel handles sends inline; EAGAIN means our receive side is full. */
+              drain(req, 1, own, buf);
+              struct pollfd w = {.fd = req, .events = POLLOUT};
+              poll(&w, 1, 10);
+              continue;
+            }
+            uint32_t e = (uint32_t)errno;
+            memcpy(out_frame(4, 4), &e, 4);
+            break;
+          }
+          /* Collect acks between sends so the receive buffer never fills. */
+          drain(req, 1, own, buf);
+          drain(mon, 2, own, buf);
+        } else if (tag == 2) {
+          do_sysctl(p, len);
+        }
+        off += 8 + (size_t)len;
+      }
+      memmove(in, in + off, in_len - off);
+      in_len -= off;
+    }
+    flush_out();
+  }
+  flush_out();
+  return 0;
+}

@@ -1,0 +1,793 @@
+/**
+ * The route controller: holds the routes the node should have (desired state) and makes the
+ * kernel's table match, in the manner of Calico Felix's route table.
+ *
+ * - Desired state is a map from canonical prefix to a target (pod veth, blackhole, next hops).
+ * - `view` is what we believe the kernel holds in our table, both our routes and foreign ones,
+ *   built from a full dump and kept current from our own acks and others' notifications.
+ * - Changes mark prefixes dirty; dirty prefixes are diffed and applied in one pipelined batch
+ *   per event-loop turn.
+ * - A full dump and diff happens at start (routes already right are adopted, never flapped),
+ *   every `resyncIntervalMs`, and after any kernel error or lost notification, because after
+ *   those our view can no longer be trusted. Repeated failures back off exponentially.
+ * Ownership rules live in ownership.ts; the kernel is an injected interface (kernel.ts).
+ */
+import { parseAddress, parsePrefix, prefixContains, type Prefix } from './address.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { Kernel, KernelEvent, KernelLink, KernelRoute, NextHop, RouteOp } from './kernel.ts';
+import { RouteType, Scope } from './netlink.ts';
+import {
+  DEFAULT_PRIORITY_V4,
+  DEFAULT_PRIORITY_V6,
+  DEFAULT_PROTOCOL,
+  DEFAULT_TABLE,
+  DEFAULT_WORKLOAD_PREFIX,
+  isOurRoute,
+  isWorkloadInterface,
+  sameSlot,
+  type Ownership,
+} from './ownership.ts';
+
+export type RouteTarget =
+  /** A local pod: `<ip>/32 dev <veth> scope link`. */
+  | { kind: 'workload'; ifname: string }
+  /** One of the node's own pod blocks: unassigned addresses die here. */
+  | { kind: 'blackhole' }
+  /** A route chosen by the speaker. Without ECMP only the first next hop is used. */
+  | { kind: 'learned'; nextHops: string[] };
+
+export interface NodeSubnet {
+  /** The node network, e.g. `198.51.100.0/24`: next hops inside it are reached `onlink`. */
+  cidr: string;
+  /** The node's interface on that network. */
+  ifname: string;
+}
+
+export interface RouteControllerOptions {
+  kernel: Kernel;
+  clock?: Clock;
+  /** Route protocol number marking our routes (default 116, see ownership.ts). */
+  protocol?: number;
+  /** Routing table (default 254, main). */
+  table?: number;
+  /** Host-side veth name prefix (default "tor"). */
+  workloadPrefix?: string;
+  /** Full resync period (default 90 s). */
+  resyncIntervalMs?: number;
+  /** Replace a foreign route occupying a slot we want, instead of reporting it (default false). */
+  takeOverConflicts?: boolean;
+  /** Install several next hops for a learned route (default false: the first only). */
+  ecmp?: boolean;
+  nodeSubnets?: NodeSubnet[];
+  /** Delay of the first retry after a failure; doubles up to `maxBackoffMs`. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Told about each new conflict (the agent logs and counts them). */
+  onConflict?: (c: Conflict) => void;
+  /** Told about each failure (kernel errors, lost notifications). */
+  onFailure?: (f: Failure) => void;
+}
+
+export interface Conflict {
+  prefix: string;
+  /** The foreign route(s) in the slot we want. */
+  foreign: KernelRoute[];
+}
+
+export interface Failure {
+  code: string;
+  message: string;
+  prefix?: string;
+}
+
+export interface DataplaneCounters {
+  /** Desired routes by kind. */
+  routes: { workload: number; blackhole: number; learned: number };
+  /** Desired routes the kernel holds exactly as wanted. */
+  programmed: number;
+  /** Workload routes waiting for their interface to exist and be up. */
+  pendingInterface: number;
+  /** Desired routes blocked by a foreign route. */
+  conflicts: number;
+  resyncs: number;
+  resyncSecondsTotal: number;
+  lastResyncSeconds: number;
+  /** Kernel operations that failed, failed dumps and lost notification streams. */
+  failures: number;
+  /** Routes put right after someone else changed or removed them. */
+  repairs: number;
+  lostNotifications: number;
+  operations: { add: number; replace: number; delete: number };
+}
+
+export class RouteConfigError extends Error {
+  readonly code = 'TORTIE_BAD_ROUTE';
+}
+
+const WORKLOAD_SYSCTLS_V4: Array<[string, string]> = [
+  ['net/ipv4/conf/%/proxy_arp', '1'],
+  ['net/ipv4/neigh/%/proxy_delay', '0'],
+  ['net/ipv4/conf/%/forwarding', '1'],
+  ['net/ipv4/conf/%/route_localnet', '1'],
+];
+const WORKLOAD_SYSCTLS_V6: Array<[string, string]> = [
+  ['net/ipv6/conf/%/proxy_ndp', '1'],
+  ['net/ipv6/conf/%/accept_ra', '0'],
+];
+const HOST_SYSCTLS: Array<[string, string]> = [
+  ['net/ipv4/ip_forward', '1'],
+  ['net/ipv6/conf/all/forwarding', '1'],
+];
+const ENOENT = 2;
+
+interface Desired {
+  /** Family and canonical text only: 100k retained byte arrays would cost more than they save. */
+  prefix: { family: Prefix['family']; text: string };
+  target: RouteTarget;
+  /** `resolve`'s answer, valid while `epoch` equals the controller's link epoch. */
+  want?: KernelRoute | null;
+  epoch: number;
+}
+
+const nhKey = (n: NextHop) => `${n.gateway ?? ''}|${n.ifindex}`;
+
+/** True when the kernel's route is what we want. A wanted ifindex of 0 means "any". */
+function matches(k: KernelRoute, want: KernelRoute): boolean {
+  if (k.type !== want.type || k.scope !== want.scope || k.priority !== want.priority) return false;
+  if (k.nexthops.length !== want.nexthops.length) return false;
+  if (want.nexthops.length === 1) return nhMatches(k.nexthops[0], want.nexthops[0]);
+  const a = [...k.nexthops].sort((x, y) => (nhKey(x) < nhKey(y) ? -1 : 1));
+  const b = [...want.nexthops].sort((x, y) => (nhKey(x) < nhKey(y) ? -1 : 1));
+  return a.every((n, i) => nhMatches(n, b[i]));
+}
+
+function nhMatches(k: NextHop, w: NextHop): boolean {
+  return k.gateway === w.gateway && k.onlink === w.onlink && (w.ifindex === 0 || k.ifindex === w.ifindex);
+}
+
+export class RouteController {
+  private readonly kernel: Kernel;
+  private readonly clock: Clock;
+  private readonly own: Ownership;
+  private readonly resyncIntervalMs: number;
+  private readonly takeOver: boolean;
+  private readonly ecmp: boolean;
+  private readonly subnets: Array<{ prefix: Prefix; ifname: string }>;
+  private readonly minBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly opts: RouteControllerOptions;
+
+  private desired = new Map<string, Desired>();
+  /** Desired workload prefixes by interface name, to act on link changes. */
+  private byInterface = new Map<string, Set<string>>();
+  private view = new Map<string, KernelRoute[]>();
+  private links = new Map<string, KernelLink>();
+  private linksByIndex = new Map<number, KernelLink>();
+  private dirty = new Set<string>();
+  /** Prefixes dirtied by someone else's change: an op on them is a repair. */
+  private drifted = new Set<string>();
+  private conflicts = new Map<string, KernelRoute[]>();
+  private sysctlPending = new Set<string>();
+  private configured = new Set<string>();
+
+  private started = false;
+  private stopped = false;
+  private resyncDue = false;
+  private resyncing = false;
+  private firstResyncDone = false;
+  /** Bumped whenever links change: cached resolutions of desired routes go stale. */
+  private linkEpoch = 0;
+  private buffered: KernelEvent[] = [];
+  private running: Promise<void> | undefined;
+  private kickPending = false;
+  private timer: unknown;
+  private failureStreak = 0;
+  /** A failure-triggered resync is scheduled (as opposed to the periodic one). */
+  private retryPending = false;
+  private lostDuringResync = false;
+  /** Losses kept coming while a retry waited: the storm goes on, so the next wait is longer. */
+  private lostWhileWaiting = false;
+  private stats = {
+    resyncs: 0,
+    resyncSecondsTotal: 0,
+    lastResyncSeconds: 0,
+    failures: 0,
+    repairs: 0,
+    lostNotifications: 0,
+    operations: { add: 0, replace: 0, delete: 0 },
+  };
+
+  constructor(opts: RouteControllerOptions) {
+    this.opts = opts;
+    this.kernel = opts.kernel;
+    this.clock = opts.clock ?? systemClock;
+    this.own = {
+      protocol: opts.protocol ?? DEFAULT_PROTOCOL,
+      table: opts.table ?? DEFAULT_TABLE,
+      workloadPrefix: opts.workloadPrefix ?? DEFAULT_WORKLOAD_PREFIX,
+    };
+    if (!Number.isInteger(this.own.protocol) || this.own.protocol < 5 || this.own.protocol > 255)
+      throw new RouteConfigError(`protocol ${this.own.protocol}: must be an integer 5-255 (0-4 mean something to the kernel)`);
+    if (!Number.isInteger(this.own.table) || this.own.table < 1 || this.own.table > 0xffffffff || this.own.table === 255 || this.own.table === 253)
+      throw new RouteConfigError(`table ${this.own.table}: must be a routing table id other than local (255) and default (253)`);
+    this.resyncIntervalMs = opts.resyncIntervalMs ?? 90_000;
+    this.takeOver = opts.takeOverConflicts ?? false;
+    this.ecmp = opts.ecmp ?? false;
+    this.minBackoffMs = opts.minBackoffMs ?? 200;
+    this.maxBackoffMs = opts.maxBackoffMs ?? 30_000;
+    this.subnets = (opts.nodeSubnets ?? []).map((s) => {
+      try {
+        return { prefix: parsePrefix(s.cidr), ifname: s.ifname };
+      } catch (e) {
+        throw new RouteConfigError(`node subnet ${JSON.stringify(s.cidr)}: ${(e as Error).message}`, { cause: e });
+      }
+    });
+  }
+
+  get ownership(): Readonly<Ownership> {
+    return this.own;
+  }
+
+  // ---- desired state ---------------------------------------------------------------------
+
+  /** Sets the route for a prefix (replacing any earlier target). Throws RouteConfigError on bad input. */
+  setRoute(prefix: string, target: RouteTarget): void {
+    let p: Prefix;
+    try {
+      p = parsePrefix(prefix);
+    } catch (e) {
+      throw new RouteConfigError((e as Error).message, { cause: e });
+    }
+    if (target.kind === 'workload') {
+      if (typeof target.ifname !== 'string' || !isWorkloadInterface(this.own, target.ifname) || target.ifname.length > 15)
+        throw new RouteConfigError(`route ${p.text}: interface ${JSON.stringify(target.ifname)} is not a workload interface (name must start with "${this.own.workloadPrefix}", at most 15 characters)`);
+    } else if (target.kind === 'learned') {
+      if (!Array.isArray(target.nextHops) || target.nextHops.length === 0) throw new RouteConfigError(`route ${p.text}: a learned route needs at least one next hop`);
+      for (const nh of target.nextHops) {
+        let a;
+        try {
+          a = parseAddress(nh);
+        } catch (e) {
+          throw new RouteConfigError(`route ${p.text}: next hop: ${(e as Error).message}`, { cause: e });
+        }
+        if (a.family !== p.family) throw new RouteConfigError(`route ${p.text}: next hop ${nh} is not IPv${p.family}`);
+      }
+      target = { kind: 'learned', nextHops: [...new Set(target.nextHops.map((n) => parsePrefix(n).text.split('/')[0]))] };
+    } else if (target.kind !== 'blackhole') {
+      throw new RouteConfigError(`route ${p.text}: unknown target kind ${JSON.stringify((target as { kind: unknown }).kind)}`);
+    }
+    this.unindex(p.text);
+    this.desired.set(p.text, { prefix: { family: p.family, text: p.text }, target, epoch: -1 });
+    if (target.kind === 'workload') {
+      let s = this.byInterface.get(target.ifname);
+      if (!s) this.byInterface.set(target.ifname, (s = new Set()));
+      s.add(p.text);
+    }
+    this.markDirty(p.text);
+  }
+
+  deleteRoute(prefix: string): void {
+    let p: Prefix;
+    try {
+      p = parsePrefix(prefix);
+    } catch (e) {
+      throw new RouteConfigError((e as Error).message, { cause: e });
+    }
+    if (!this.desired.has(p.text)) return;
+    this.unindex(p.text);
+    this.desired.delete(p.text);
+    this.markDirty(p.text);
+  }
+
+  /** A pod address (no length: /32 or /128) reached through its host-side veth. */
+  setWorkload(ip: string, ifname: string): void {
+    this.setRoute(ip, { kind: 'workload', ifname });
+  }
+  setBlackhole(block: string): void {
+    this.setRoute(block, { kind: 'blackhole' });
+  }
+  setLearned(prefix: string, nextHops: string[]): void {
+    this.setRoute(prefix, { kind: 'learned', nextHops });
+  }
+
+  private unindex(key: string): void {
+    const old = this.desired.get(key);
+    if (old?.target.kind === 'workload') {
+      const s = this.byInterface.get(old.target.ifname);
+      s?.delete(key);
+      if (s?.size === 0) this.byInterface.delete(old.target.ifname);
+    }
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  /** Subscribes to kernel changes, turns on forwarding, and does the first full resync. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.kernel.onEvent((e) => this.onKernelEvent(e));
+    await Promise.all(HOST_SYSCTLS.map(([path, value]) => this.sysctl(path, value)));
+    this.resyncDue = true;
+    await this.runLoop();
+  }
+
+  /** Stops timers and waits for work in progress. Routes stay in the kernel (a restart must not flap them). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** Resolves when no work is pending (for tests and orderly shutdown). */
+  async idle(): Promise<void> {
+    while (this.kickPending || this.running) {
+      const p = this.running;
+      if (p) {
+        await p;
+        if (this.running === p) this.running = undefined;
+      } else await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** Asks for a full dump and diff now. */
+  requestResync(): void {
+    this.resyncDue = true;
+    this.kick();
+  }
+
+  // ---- observability -----------------------------------------------------------------------
+
+  /** Everything the agent exports as metrics. Walks the desired routes: call it per scrape, not per route. */
+  get counters(): DataplaneCounters {
+    const routes = { workload: 0, blackhole: 0, learned: 0 };
+    let programmed = 0;
+    let pendingInterface = 0;
+    for (const [key, d] of this.desired) {
+      routes[d.target.kind]++;
+      const want = this.resolve(d);
+      if (!want) {
+        pendingInterface++;
+        continue;
+      }
+      if ((this.view.get(key) ?? []).some((k) => isOurRoute(this.own, k) && matches(k, want))) programmed++;
+    }
+    return { routes, programmed, pendingInterface, conflicts: this.conflicts.size, ...this.stats, operations: { ...this.stats.operations } };
+  }
+
+  /** The cheap part of `counters` (no walk over the desired routes). */
+  get resyncStats(): { resyncs: number; lastResyncSeconds: number; resyncSecondsTotal: number } {
+    return { resyncs: this.stats.resyncs, lastResyncSeconds: this.stats.lastResyncSeconds, resyncSecondsTotal: this.stats.resyncSecondsTotal };
+  }
+
+  currentConflicts(): Conflict[] {
+    return [...this.conflicts].map(([prefix, foreign]) => ({ prefix, foreign }));
+  }
+
+  // ---- kernel events -----------------------------------------------------------------------
+
+  private onKernelEvent(e: KernelEvent): void {
+    if (this.stopped) return;
+    if (this.resyncing) {
+      this.buffered.push(e);
+      if (e.kind === 'lost') this.noteLost(e.reason);
+      return;
+    }
+    this.applyEvent(e);
+    this.kick();
+  }
+
+  /**
+   * Lost notifications: only a full dump can tell what changed. Not at once, though: losses come
+   * in storms (someone adding 100k routes), and dumping during one only slows the storm down and
+   * gets interrupted; so the resync waits, longer while the losses go on.
+   */
+  private noteLost(reason: string): void {
+    this.stats.lostNotifications++;
+    this.lostDuringResync ||= this.resyncing;
+    this.fail({ code: 'TORTIE_NOTIFICATIONS_LOST', message: reason });
+    if (this.retryPending) this.lostWhileWaiting = true;
+    else this.scheduleRetry();
+  }
+
+  /** Folds one notification into the view and marks what it touches. */
+  private applyEvent(e: KernelEvent): void {
+    switch (e.kind) {
+      case 'route-new':
+      case 'route-del': {
+        const r = e.route;
+        if (r.table !== this.own.table) return;
+        const list = this.view.get(r.dst) ?? [];
+        let next: KernelRoute[];
+        if (e.kind === 'route-del') {
+          const i = list.findIndex((k) => k.protocol === r.protocol && sameSlot(k, r) && k.type === r.type);
+          next = i < 0 ? list : list.filter((_, j) => j !== i);
+        } else {
+          // A replace takes the slot, whoever held it; a plain add joins the list.
+          next = e.replace ? list.filter((k) => !sameSlot(k, r)) : list.filter((k) => !(sameSlot(k, r) && k.protocol === r.protocol));
+          next.push(r);
+        }
+        this.setView(r.dst, next);
+        if (this.desired.has(r.dst) || isOurRoute(this.own, r)) {
+          this.drifted.add(r.dst);
+          this.dirty.add(r.dst);
+        }
+        return;
+      }
+      case 'link-new': {
+        const l = e.link;
+        const before = this.links.get(l.name);
+        if (before && before.index !== l.index) this.forgetLink(before);
+        const old = this.linksByIndex.get(l.index);
+        if (old && old.name !== l.name) this.forgetLink(old);
+        this.links.set(l.name, l);
+        this.linksByIndex.set(l.index, l);
+        this.linkEpoch++;
+        // IPv4 drops routes through a link that goes down, without notifications.
+        if (!l.up && (before?.up ?? true)) this.dropRoutesVia(l.index, 4);
+        if (isWorkloadInterface(this.own, l.name) && !this.configured.has(l.name)) this.sysctlPending.add(l.name);
+        this.markInterface(l.name);
+        return;
+      }
+      case 'link-del': {
+        const known = this.linksByIndex.get(e.link.index);
+        if (known) this.forgetLink(known);
+        this.dropRoutesVia(e.link.index, 0);
+        return;
+      }
+      case 'lost':
+        this.noteLost(e.reason);
+        return;
+    }
+  }
+
+  private forgetLink(l: KernelLink): void {
+    this.linkEpoch++;
+    this.links.delete(l.name);
+    this.linksByIndex.delete(l.index);
+    this.configured.delete(l.name);
+    this.sysctlPending.delete(l.name);
+    this.markInterface(l.name);
+  }
+
+  private markInterface(name: string): void {
+    for (const key of this.byInterface.get(name) ?? []) this.markDirty(key);
+  }
+
+  /** The kernel deletes routes through a deleted (or, for IPv4, downed) link by itself. */
+  private dropRoutesVia(index: number, family: 0 | 4): void {
+    for (const [key, list] of this.view) {
+      const keep = list.filter((r) => (family && r.family !== family) || !r.nexthops.some((n) => n.ifindex === index));
+      if (keep.length !== list.length) {
+        this.setView(key, keep);
+        this.dirty.add(key);
+      }
+    }
+  }
+
+  private setView(key: string, list: KernelRoute[]): void {
+    if (list.length) this.view.set(key, list);
+    else this.view.delete(key);
+  }
+
+  // ---- the loop ----------------------------------------------------------------------------
+
+  private markDirty(key: string): void {
+    this.dirty.add(key);
+    this.kick();
+  }
+
+  /** Coalesces everything that happens in one event-loop turn into one batch. */
+  private kick(): void {
+    if (!this.started || this.stopped || this.kickPending) return;
+    this.kickPending = true;
+    setImmediate(() => {
+      this.kickPending = false;
+      void this.runLoop();
+    });
+  }
+
+  private runLoop(): Promise<void> {
+    if (this.running) return this.running;
+    const p = this.loop();
+    this.running = p;
+    // Cleared only after it settles (the body may finish before `running` is even assigned).
+    void p.finally(() => {
+      if (this.running === p) this.running = undefined;
+    });
+    return p;
+  }
+
+  private async loop(): Promise<void> {
+    await Promise.resolve();
+    while (!this.stopped) {
+      if (this.resyncDue) {
+        this.resyncDue = false;
+        await this.guarded(() => this.resync());
+      } else if (this.dirty.size || this.sysctlPending.size) {
+        await this.guarded(() => this.applyDirty());
+      } else break;
+    }
+  }
+
+  private async guarded(work: () => Promise<number>): Promise<void> {
+    try {
+      const errors = await work();
+      if (errors > 0) this.scheduleRetry();
+    } catch (e) {
+      const err = e as { code?: string; message: string };
+      this.fail({ code: err.code ?? 'TORTIE_KERNEL_FAILED', message: err.message });
+      this.scheduleRetry();
+    }
+  }
+
+  private fail(f: Failure): void {
+    this.stats.failures++;
+    this.opts.onFailure?.(f);
+  }
+
+  /** After a failure: a full resync, sooner the first time, later on each repeat. */
+  private scheduleRetry(): void {
+    this.failureStreak++;
+    const delay = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** (this.failureStreak - 1));
+    this.schedule(delay, true);
+  }
+
+  private schedule(delayMs: number, retry: boolean): void {
+    if (this.stopped) return;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.retryPending = retry;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.retryPending = false;
+      this.requestResync();
+    }, delayMs);
+  }
+
+  private async resync(): Promise<number> {
+    const t0 = this.clock.now();
+    this.resyncing = true;
+    this.lostDuringResync = false;
+    const stormGoesOn = this.lostWhileWaiting;
+    this.lostWhileWaiting = false;
+    this.buffered = [];
+    let links: KernelLink[];
+    let routes: KernelRoute[];
+    try {
+      links = await this.kernel.dumpLinks();
+      routes = await this.kernel.dumpRoutes(this.own.table);
+    } finally {
+      this.resyncing = false;
+    }
+    // Cached resolutions stay valid unless a link changed behind our back.
+    const same = links.length === this.links.size && links.every((l) => {
+      const k = this.links.get(l.name);
+      return k !== undefined && k.index === l.index && k.up === l.up;
+    });
+    if (!same) {
+      this.links.clear();
+      this.linksByIndex.clear();
+      this.linkEpoch++;
+      for (const l of links) {
+        this.links.set(l.name, l);
+        this.linksByIndex.set(l.index, l);
+      }
+    }
+    for (const name of this.configured) if (!this.links.has(name)) this.configured.delete(name);
+    for (const l of links) if (isWorkloadInterface(this.own, l.name) && !this.configured.has(l.name)) this.sysctlPending.add(l.name);
+    this.view.clear();
+    const strays: string[] = [];
+    for (const r of routes) {
+      const list = this.view.get(r.dst);
+      if (list) list.push(r);
+      else this.view.set(r.dst, [r]);
+      if (isOurRoute(this.own, r) && !this.desired.has(r.dst)) strays.push(r.dst);
+    }
+    // Changes that raced with the dump: replaying them is harmless when the dump already has them.
+    const events = this.buffered;
+    this.buffered = [];
+    for (const e of events) if (e.kind !== 'lost') this.applyEvent(e);
+    this.drifted.clear();
+    // Replayed events may have added strays too: those are dirty, and diffed with the rest.
+    for (const key of this.dirty) if (!this.desired.has(key)) strays.push(key);
+    this.dirty.clear();
+    for (const key of this.conflicts.keys()) if (!this.desired.has(key)) strays.push(key);
+    const everything = { desired: this.desired, extra: [...new Set(strays)] };
+    // Anything a periodic resync has to change is drift that notifications did not show us.
+    const initial = !this.firstResyncDone;
+    const errors = await this.applyDirty(!initial, everything);
+    this.firstResyncDone = true;
+    const seconds = (this.clock.now() - t0) / 1000;
+    this.stats.resyncs++;
+    this.stats.resyncSecondsTotal += seconds;
+    this.stats.lastResyncSeconds = seconds;
+    if (this.lostDuringResync) return errors; // a retry is already scheduled
+    if (errors === 0) {
+      if (!stormGoesOn) this.failureStreak = 0;
+      this.schedule(this.resyncIntervalMs, false);
+    }
+    return errors;
+  }
+
+  /** Diffs the dirty prefixes against the view and applies the differences. Returns the error count. */
+  private async applyDirty(countAsRepairs = false, which?: { desired: Map<string, Desired>; extra: string[] }): Promise<number> {
+    let errors = 0;
+    if (this.sysctlPending.size) {
+      const names = [...this.sysctlPending];
+      this.sysctlPending.clear();
+      for (const n of await Promise.all(names.map((name) => this.configureInterface(name)))) errors += n;
+    }
+    const keys = which ? which.extra : [...this.dirty];
+    if (!which) this.dirty.clear();
+    const ops: RouteOp[] = [];
+    const opKeys: string[] = [];
+    const plan = (key: string) => {
+      const n = ops.length;
+      this.diff(key, ops);
+      for (let i = n; i < ops.length; i++) opKeys.push(key);
+    };
+    if (which) for (const key of which.desired.keys()) plan(key);
+    for (let k = 0; k < keys.length; k++) plan(keys[k]);
+    if (ops.length === 0) return errors;
+    const results = await this.kernel.apply(ops);
+    const repaired = new Set<string>();
+    for (let i = 0; i < results.length; i++) {
+      const res = results[i];
+      const { op, route } = ops[i];
+      const key = opKeys[i];
+      if (res.errno) {
+        errors++;
+        this.fail({ code: `TORTIE_ROUTE_${op.toUpperCase()}_FAILED`, message: `${op} ${describe(route)}: errno ${res.errno}${res.message ? ` (${res.message})` : ''}`, prefix: key });
+        continue;
+      }
+      this.stats.operations[op]++;
+      if (countAsRepairs || this.drifted.has(key)) repaired.add(key);
+      const list = this.view.get(key);
+      if (!list) {
+        if (op !== 'delete') this.view.set(key, [route]);
+      } else if (op === 'delete') {
+        if (list.length === 1 && sameSlot(list[0], route) && list[0].protocol === route.protocol) this.view.delete(key);
+        else this.setView(key, list.filter((k) => !(sameSlot(k, route) && k.protocol === route.protocol)));
+      } else {
+        this.setView(key, [...list.filter((k) => !sameSlot(k, route)), route]);
+      }
+    }
+    if (this.drifted.size) for (const key of which ? opKeys : keys) this.drifted.delete(key);
+    this.stats.repairs += repaired.size;
+    return errors;
+  }
+
+  /** What the kernel should hold for a desired route now, or null while its interface is missing. */
+  private resolve(d: Desired): KernelRoute | null {
+    if (d.epoch === this.linkEpoch && d.want !== undefined) return d.want;
+    d.want = this.resolveNow(d);
+    d.epoch = this.linkEpoch;
+    return d.want;
+  }
+
+  /** Routes through one interface share one (never mutated) next-hop list. */
+  private deviceHops = new Map<number, NextHop[]>();
+  private deviceHop(ifindex: number): NextHop[] {
+    let h = this.deviceHops.get(ifindex);
+    if (!h) {
+      if (this.deviceHops.size > 4096) this.deviceHops.clear();
+      this.deviceHops.set(ifindex, (h = [{ ifindex, onlink: false }]));
+    }
+    return h;
+  }
+
+  private resolveNow(d: Desired): KernelRoute | null {
+    const family = d.prefix.family;
+    const base = {
+      family,
+      dst: d.prefix.text,
+      table: this.own.table,
+      protocol: this.own.protocol,
+      priority: family === 4 ? DEFAULT_PRIORITY_V4 : DEFAULT_PRIORITY_V6,
+    };
+    const t = d.target;
+    switch (t.kind) {
+      case 'workload': {
+        const link = this.links.get(t.ifname);
+        if (!link || !link.up) return null;
+        // IPv6 has no route scopes: the kernel stores and reports every IPv6 route as universe.
+        return { ...base, type: RouteType.UNICAST, scope: family === 4 ? Scope.LINK : Scope.UNIVERSE, nexthops: this.deviceHop(link.index) };
+      }
+      case 'blackhole':
+        return { ...base, type: RouteType.BLACKHOLE, scope: Scope.UNIVERSE, nexthops: [] };
+      case 'learned': {
+        const hops = this.ecmp ? t.nextHops : t.nextHops.slice(0, 1);
+        const nexthops: NextHop[] = [];
+        for (const gw of hops) {
+          const addr = parseAddress(gw).bytes;
+          const subnet = this.subnets.find((s) => prefixContains(s.prefix, addr));
+          if (subnet) {
+            const link = this.links.get(subnet.ifname);
+            if (!link || !link.up) return null;
+            nexthops.push({ gateway: gw, ifindex: link.index, onlink: true });
+          } else {
+            nexthops.push({ gateway: gw, ifindex: 0, onlink: false });
+          }
+        }
+        return { ...base, type: RouteType.UNICAST, scope: Scope.UNIVERSE, nexthops };
+      }
+    }
+  }
+
+  /** Appends the operations that make one prefix right. The ownership rules decide what we may touch. */
+  private diff(key: string, ops: RouteOp[]): void {
+    const d = this.desired.get(key);
+    const want = d ? this.resolve(d) : null;
+    const present = this.view.get(key);
+    // Fast paths for the bulk cases: a new route into an empty slot (install), and our one route
+    // exactly right (steady state: almost every prefix of a resync).
+    if (!present) {
+      if (this.conflicts.size) this.conflicts.delete(key);
+      if (want) ops.push({ op: 'add', route: want });
+      return;
+    }
+    if (want && present.length === 1 && isOurRoute(this.own, present[0]) && matches(present[0], want)) {
+      if (this.conflicts.size) this.conflicts.delete(key);
+      return;
+    }
+    const ours = present.filter((r) => isOurRoute(this.own, r));
+    if (!want) {
+      this.conflicts.delete(key);
+      for (const r of ours) ops.push({ op: 'delete', route: r });
+      return;
+    }
+    const foreign = present.filter((r) => !isOurRoute(this.own, r) && r.table === this.own.table && sameSlot(r, want));
+    if (foreign.length) {
+      if (!this.takeOver) {
+        if (!this.conflicts.has(key)) this.opts.onConflict?.({ prefix: key, foreign });
+        this.conflicts.set(key, foreign);
+        // Leave the slot to its owner, and drop any stale route of ours elsewhere on this prefix.
+        for (const r of ours) if (!sameSlot(r, want)) ops.push({ op: 'delete', route: r });
+        return;
+      }
+      for (const r of foreign) ops.push({ op: 'delete', route: r });
+    }
+    this.conflicts.delete(key);
+    const good = ours.find((r) => matches(r, want));
+    for (const r of ours) if (r !== good && !(sameSlot(r, want) && !good)) ops.push({ op: 'delete', route: r });
+    if (good) return;
+    const inSlot = ours.some((r) => sameSlot(r, want));
+    ops.push({ op: inSlot ? 'replace' : 'add', route: want });
+  }
+
+  private async configureInterface(name: string): Promise<number> {
+    if (!this.links.has(name)) return 0;
+    let errors = 0;
+    await Promise.all(
+      [...WORKLOAD_SYSCTLS_V4, ...WORKLOAD_SYSCTLS_V6].map(async ([tmpl, value]) => {
+        try {
+          await this.kernel.writeSysctl(tmpl.replace('%', name), value);
+        } catch (e) {
+          const err = e as { errno?: number; code?: string; message: string };
+          // ENOENT: the interface went away meanwhile, or IPv6 is off; neither is an error.
+          if (err.errno === ENOENT) return;
+          errors++;
+          this.fail({ code: err.code ?? 'TORTIE_SYSCTL_FAILED', message: err.message });
+        }
+      }),
+    );
+    if (errors === 0) this.configured.add(name);
+    return errors;
+  }
+
+  private async sysctl(path: string, value: string): Promise<void> {
+    try {
+      await this.kernel.writeSysctl(path, value);
+    } catch (e) {
+      const err = e as { errno?: number; code?: string; message: string };
+      if (err.errno === ENOENT) return;
+      this.fail({ code: err.code ?? 'TORTIE_SYSCTL_FAILED', message: err.message });
+    }
+  }
+}
+
+function describe(r: KernelRoute): string {
+  if (r.type === RouteType.BLACKHOLE) return `blackhole ${r.dst}`;
+  const hops = r.nexthops.map((n) => (n.gateway ? `via ${n.gateway}${n.ifindex ? ` ifindex ${n.ifindex}` : ''}${n.onlink ? ' onlink' : ''}` : `ifindex ${n.ifindex}`));
+  return `${r.dst} ${hops.join(' ')}`;
+}

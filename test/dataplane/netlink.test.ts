@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { AddressError, formatAddress, parseAddress, parsePrefix } from '../../src/dataplane/address.ts';
+import { decodeMessages, encodeRouteOp, Flag, MsgType, NlWriter, type KernelRoute } from '../../src/dataplane/netlink.ts';
+
+describe('addresses', () => {
+  it('prints IPv6 in RFC 5952 form', () => {
+    expect(parsePrefix('2001:0db8:0:0:0:0:0:1/128').text).toBe('2001:db8::1/128');
+    expect(parsePrefix('2001:db8:0:0:1:0:0:1').text).toBe('2001:db8::1:0:0:1/128');
+    expect(parsePrefix('::/0').text).toBe('::/0');
+    expect(parsePrefix('fe80::/64').text).toBe('fe80::/64');
+    expect(parsePrefix('::ffff:192.0.2.1').text).toBe('::ffff:c000:201/128');
+    expect(parsePrefix('10.1.2.3').text).toBe('10.1.2.3/32');
+  });
+
+  it('rejects malformed input with a typed error naming it', () => {
+    for (const bad of ['10.0.0', '10.0.0.256', '10.0.0.1/33', '10.0.0.1/24', '1::2::3', 'fe80::g', '', '2001:db8::/129']) {
+      expect(() => parsePrefix(bad), bad).toThrow(AddressError);
+    }
+    expect(() => parsePrefix('10.0.0.1/24')).toThrow(/host bits/);
+  });
+
+  it('round-trips any IPv6 address through bytes and text', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (bytes) => {
+        expect(parseAddress(formatAddress(bytes)).bytes).toEqual(bytes);
+      }),
+    );
+  });
+});
+
+describe('netlink route messages', () => {
+  const cases: KernelRoute[] = [
+    { family: 4, dst: '10.65.0.5/32', table: 254, protocol: 116, type: 1, scope: 253, priority: 0, nexthops: [{ ifindex: 7, onlink: false }] },
+    { family: 4, dst: '10.65.0.0/26', table: 254, protocol: 116, type: 6, scope: 0, priority: 0, nexthops: [] },
+    { family: 4, dst: '10.66.0.0/16', table: 1000, protocol: 116, type: 1, scope: 0, priority: 20, nexthops: [{ gateway: '198.51.100.7', ifindex: 3, onlink: true }] },
+    {
+      family: 6,
+      dst: '2001:db8:1::/48',
+      table: 254,
+      protocol: 116,
+      type: 1,
+      scope: 0,
+      priority: 1024,
+      nexthops: [
+        { gateway: 'fe80::1', ifindex: 3, onlink: false },
+        { gateway: 'fe80::2', ifindex: 4, onlink: true },
+      ],
+    },
+  ];
+
+  it('decodes what it encodes (the kernel answers dumps in the same layout)', () => {
+    for (const r of cases) {
+      const w = new NlWriter(16);
+      encodeRouteOp(w, 'add', r, 42);
+      const [m] = decodeMessages(w.take());
+      expect(m).toMatchObject({ kind: 'route', type: MsgType.NEWROUTE, seq: 42 });
+      expect(m.kind === 'route' && m.route).toEqual(r);
+    }
+  });
+
+  it('asks for an exclusive create on add, a replace on replace, and names our protocol on delete', () => {
+    const w = new NlWriter(16);
+    encodeRouteOp(w, 'add', cases[0], 1);
+    encodeRouteOp(w, 'replace', cases[0], 2);
+    encodeRouteOp(w, 'delete', cases[0], 3);
+    const b = w.take();
+    const msgs = decodeMessages(b);
+    expect(msgs.map((m) => m.kind === 'route' && m.type)).toEqual([MsgType.NEWROUTE, MsgType.NEWROUTE, MsgType.DELROUTE]);
+    const flags = msgs.map((m) => (m.kind === 'route' ? m.flags : 0));
+    expect(flags[0] & (Flag.CREATE | Flag.EXCL | Flag.ACK)).toBe(Flag.CREATE | Flag.EXCL | Flag.ACK);
+    expect(flags[1] & (Flag.REPLACE | Flag.EXCL)).toBe(Flag.REPLACE);
+    const del = msgs[2].kind === 'route' ? msgs[2].route : null;
+    expect(del?.protocol).toBe(116);
+  });
+
+  it('decodes an extended ack with the kernel message, and ignores a truncated tail', () => {
+    const msg = Buffer.from('Nexthop has invalid gateway\0');
+    const tlvLen = 4 + msg.length;
+    const b = Buffer.alloc(16 + 4 + 16 + ((tlvLen + 3) & ~3) + 7);
+    b.writeUInt32LE(b.length - 7, 0);
+    b.writeUInt16LE(MsgType.ERROR, 4);
+    b.writeUInt16LE(Flag.CAPPED | Flag.ACK_TLVS, 6);
+    b.writeUInt32LE(99, 8);
+    b.writeInt32LE(-22, 16);
+    b.writeUInt16LE(tlvLen, 36);
+    b.writeUInt16LE(1, 38);
+    msg.copy(b, 40);
+    expect(decodeMessages(b)).toEqual([{ kind: 'error', seq: 99, errno: 22, message: 'Nexthop has invalid gateway' }]);
+  });
+
+  it('never throws on arbitrary bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
+        decodeMessages(Buffer.from(bytes));
+      }),
+    );
+    // Well-formed headers around random bodies reach the attribute parsers.
+    fc.assert(
+      fc.property(fc.constantFrom(2, 3, 16, 17, 24, 25), fc.integer({ min: 0, max: 0xffff }), fc.uint8Array({ maxLength: 120 }), (type, flags, body) => {
+        const b = Buffer.alloc(16 + body.length);
+        b.writeUInt32LE(b.length, 0);
+        b.writeUInt16LE(type, 4);
+        b.writeUInt16LE(flags, 6);
+        Buffer.from(body).copy(b, 16);
+        decodeMessages(b);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
+
+describe('IPv4 fast path', () => {
+  it('agrees with the careful parser on any IPv4 prefix text', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 32 }), fc.boolean(), (b, len, bare) => {
+        const addr = formatAddress(b);
+        const text = bare ? addr : `${addr}/${len}`;
+        let viaFast: string | Error;
+        try {
+          viaFast = parsePrefix(text).text;
+        } catch (e) {
+          viaFast = e as Error;
+        }
+        // The careful path alone: a leading "0" on the length makes the fast path step aside.
+        let careful: string | Error;
+        try {
+          careful = parsePrefix(bare ? `${addr}/032` : `${addr}/0${len}`).text;
+        } catch (e) {
+          careful = e as Error;
+        }
+        if (typeof careful === 'string') expect(viaFast).toBe(careful);
+        else expect(viaFast).toBeInstanceOf(AddressError);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

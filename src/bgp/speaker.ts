@@ -169,6 +169,8 @@ export class Speaker extends EventEmitter<{
   best: [BestPathEvent];
   'peer-state': [{ address: string; from: State; to: State }];
   'peer-error': [{ address: string; error: string }];
+  /** The peer's End-of-RIB for a family (RFC 4724 2): its initial table is complete. */
+  'end-of-rib': [{ address: string; family: FamilyName }];
 }> {
   readonly rib: Rib;
   private readonly opts: SpeakerOptions;
@@ -233,6 +235,22 @@ export class Speaker extends EventEmitter<{
 
   async stop(): Promise<void> {
     for (const rt of [...this.peers.values()]) this.removePeer(rt.config.address);
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+  }
+
+  /**
+   * Stops for a restart with forwarding kept (RFC 4724 4): every connection is dropped without a
+   * NOTIFICATION, so that peers keep our routes as stale until we return, and listening stops.
+   */
+  async closeForRestart(): Promise<void> {
+    for (const rt of this.peers.values()) {
+      rt.removed = true;
+      rt.grTimer?.cancel();
+      rt.maxPrefixTimer?.cancel();
+      rt.session.abandon();
+    }
     const server = this.server;
     this.server = null;
     if (server) await new Promise<void>((r) => server.close(() => r()));
@@ -456,6 +474,7 @@ export class Speaker extends EventEmitter<{
     if (eor) {
       const purged = this.rib.purgeStale(rt.rib, eor.afi);
       if (purged) this.log.info({ peer: rt.key, family: afiName(eor.afi), purged }, 'End-of-RIB: stale routes purged');
+      this.emit('end-of-rib', { address: rt.key, family: eor.afi === Afi.IPv4 ? 'ipv4' : 'ipv6' });
       return;
     }
     const n = rt.session.negotiated;

@@ -116,6 +116,22 @@ export class Session {
   }
 
   /**
+   * Drops the session without a NOTIFICATION, for a restart with forwarding kept (RFC 4724 4):
+   * the peer sees the transport fail and, as a graceful restart helper, keeps our routes as stale.
+   * The session stays stopped; the process is expected to go away.
+   */
+  abandon(): void {
+    this.ctx.stopped = true;
+    for (const t of this.timers.values()) t.cancel();
+    this.timers.clear();
+    this.dropPending();
+    const c = this.conn;
+    this.conn = null;
+    c?.socket.destroy();
+    this.setState(State.Idle);
+  }
+
+  /**
    * Resets the session with a NOTIFICATION, as for a bad message: it comes back by itself after
    * the idle hold (unlike `stop`).
    */

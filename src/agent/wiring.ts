@@ -177,7 +177,7 @@ class Wiring {
   }
 
   private async startDataplane(snap: Snapshot): Promise<void> {
-    const { config, log } = this.ctx;
+    const { log } = this.ctx;
     const subnets = await this.nodeSubnets();
     this.kernel = new NetlinkKernel();
     const dlog = log.child({ component: 'dataplane' });

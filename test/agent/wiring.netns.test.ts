@@ -174,7 +174,7 @@ beforeAll(async () => {
   try {
     for (const n of NODES) await waitFor(`${n.name}: control socket`, async () => (await controlRequest(socketOf(n.name), 'ping').catch(() => undefined)) ?? undefined, 60_000, 100);
   } catch (e) {
-    throw new Error(`${(e as Error).message}\n${dumpLogs()}`);
+    throw new Error(`${(e as Error).message}\n${dumpLogs()}`, { cause: e });
   }
 }, 120_000);
 
@@ -196,7 +196,7 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
       for (const n of NODES) await meshUp(n.name);
       for (const n of NODES) await routesInPlace(n.name);
     } catch (e) {
-      throw new Error(`${(e as Error).message}\n${dumpLogs()}`);
+      throw new Error(`${(e as Error).message}\n${dumpLogs()}`, { cause: e });
     }
     const s = await status('tw-n1');
     expect(s.node).toMatchObject({ name: 'tw-n1', asNumber: 64512, ipv4Address: '198.51.100.11' });

@@ -83,8 +83,9 @@ export interface NodeStatus {
   startedAt: string;
   version: string;
   /**
-   * Configuration the agent refused and is not running (a bad datastore edit, a BGPPeer it cannot
-   * apply), newest last; empty when everything configured is in force.
+   * Configuration the agent refused: datastore edits refused since the last change it accepted
+   * (newest last), then what the model asks that cannot be applied now (a BGPPeer with a bad
+   * filter, a changed AS number waiting for a restart). The running state is kept meanwhile.
    */
   configErrors?: { code: string; subject: string; message: string; since: string }[];
 }

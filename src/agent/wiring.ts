@@ -76,8 +76,10 @@ class Wiring {
   private readonly nodeStateFile: string;
   private reconcileQueued = false;
   private stopped = false;
-  private readonly configErrors: ConfigErrorEntry[] = [];
-  private readonly reported = new Set<string>();
+  /** Refused datastore edits; cleared by the next change the datastore accepts. */
+  private datastoreErrors: ConfigErrorEntry[] = [];
+  /** What the model asks that cannot be applied, as of the last reconcile (key -> entry). */
+  private modelErrors = new Map<string, ConfigErrorEntry>();
   /** Peers whose End-of-RIB ends the adoption of kernel routes found at start. */
   private awaitingEor: Set<string> | null = null;
   private adoptionTimer: NodeJS.Timeout | null = null;
@@ -136,6 +138,8 @@ class Wiring {
     this.datastore = openDatastore(config.datastore, { nodeName: config.nodeName, logger: log.child({ component: 'datastore' }) });
     this.datastore.on('change', (e) => {
       metrics.datastoreEvent(e.kind, e.type);
+      // A change only follows an edit the datastore accepted: earlier refusals are history.
+      this.datastoreErrors = [];
       this.scheduleReconcile();
     });
     this.datastore.on('problem', (err) => this.datastoreProblem(err));
@@ -154,12 +158,8 @@ class Wiring {
   private datastoreProblem(err: DatastoreError): void {
     const issues = (err.issues ?? []).map(formatIssue);
     this.log.error({ code: err.code, subject: err.subject, issues }, `configuration refused, running state kept: ${err.message}`);
-    this.recordConfigError({ code: err.code, subject: err.subject, message: [err.message, ...issues].join('; ') });
-  }
-
-  private recordConfigError(e: Omit<ConfigErrorEntry, 'since'>): void {
-    this.configErrors.push({ ...e, since: new Date().toISOString() });
-    if (this.configErrors.length > MAX_CONFIG_ERRORS) this.configErrors.shift();
+    this.datastoreErrors.push({ code: err.code, subject: err.subject, message: [err.message, ...issues].join('; '), since: new Date().toISOString() });
+    if (this.datastoreErrors.length > MAX_CONFIG_ERRORS) this.datastoreErrors.shift();
   }
 
   /** The node's subnets for on-link next hops: the prefix of the node's address on its interface. */
@@ -319,7 +319,6 @@ class Wiring {
     const local = desiredLocalRoutes(snap, config.nodeName, hostVethName);
     this.routes.setLocal(local.workloads, local.blackholes);
     const bgp = desiredBgp(snap, this.self, { advertisePodRoutes: config.advertisePodRoutes, listenPort: config.listenPort });
-    this.reportProblems(bgp.problems);
     const before = this.bgp;
     for (const [what, a, b] of [
       ['AS number', before.localAsn, bgp.localAsn],
@@ -327,23 +326,26 @@ class Wiring {
       ['route reflector cluster ID', before.clusterId, bgp.clusterId],
       ['cluster ranges', before.clusterRanges.join(','), bgp.clusterRanges.join(',')],
     ] as const) {
-      if (a !== b) this.reportProblems([{ subject: 'BGPConfiguration default', code: 'TORTIE_RESTART_NEEDED', message: `the ${what} changed from ${a} to ${b}; it takes effect when the agent restarts` }]);
+      if (a !== b) bgp.problems.push({ subject: 'BGPConfiguration default', code: 'TORTIE_RESTART_NEEDED', message: `the ${what} changed from ${a} to ${b}; it takes effect when the agent restarts` });
     }
     this.bgp = { ...bgp, localAsn: before.localAsn, listenPort: before.listenPort, clusterId: before.clusterId, clusterRanges: before.clusterRanges };
     this.applyOriginated(bgp.originated);
     this.applyPeers(bgp);
+    this.reportProblems(bgp.problems);
     this.writeNodeState(false);
     this.writeStatus();
   }
 
+  /** Logs each problem once, when it appears; `tortie status` shows those still present. */
   private reportProblems(problems: DesiredProblem[]): void {
+    const next = new Map<string, ConfigErrorEntry>();
     for (const p of problems) {
       const key = `${p.code}|${p.subject}|${p.message}`;
-      if (this.reported.has(key)) continue;
-      this.reported.add(key);
-      this.log.error({ code: p.code, subject: p.subject, peer: p.peer }, `configuration refused: ${p.subject}: ${p.message}`);
-      this.recordConfigError({ code: p.code, subject: p.subject, message: p.message });
+      const known = this.modelErrors.get(key);
+      if (!known) this.log.error({ code: p.code, subject: p.subject, peer: p.peer }, `configuration refused: ${p.subject}: ${p.message}`);
+      next.set(key, known ?? { code: p.code, subject: p.subject, message: p.message, since: new Date().toISOString() });
     }
+    this.modelErrors = next;
   }
 
   private applyOriginated(next: Set<string>): void {
@@ -373,14 +375,14 @@ class Wiring {
       try {
         this.speaker.addPeer(want.config);
       } catch (e) {
-        this.reportProblems([{ subject: want.origin, peer: key, code: (e as { code?: string }).code ?? 'TORTIE_PEER_REFUSED', message: (e as Error).message }]);
+        bgp.problems.push({ subject: want.origin, peer: key, code: (e as { code?: string }).code ?? 'TORTIE_PEER_REFUSED', message: (e as Error).message });
         continue;
       }
       this.peers.set(key, want);
-      if (want.hasPassword) {
-        this.reportProblems([{ subject: want.origin, peer: key, code: 'TORTIE_MD5_UNSUPPORTED', message: `a password is configured for ${key}, but TCP MD5 (RFC 2385) is not available to Node.js sockets; the session is attempted without it` }]);
-      }
       this.log.info({ peer: key, asn: want.config.asn, type: want.type, origin: want.origin, port: want.config.port, mode: want.config.mode }, `BGP peer ${key} added (${want.type})`);
+    }
+    for (const p of this.peers.values()) {
+      if (p.hasPassword) bgp.problems.push({ subject: p.origin, peer: p.key, code: 'TORTIE_MD5_UNSUPPORTED', message: `a password is configured for ${p.key}, but TCP MD5 (RFC 2385) is not available to Node.js sockets; the session is attempted without it` });
     }
     if (this.awaitingEor?.size === 0) this.endAdoption('the remaining peers were removed');
   }
@@ -441,7 +443,7 @@ class Wiring {
       ipv6Address: this.self.ipv6,
       startedAt: this.ctx.startedAt,
       version: VERSION,
-      configErrors: [...this.configErrors],
+      configErrors: [...this.datastoreErrors, ...this.modelErrors.values()],
     };
   }
 

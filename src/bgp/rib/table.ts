@@ -59,7 +59,11 @@ export class V4Table<V> implements RouteTable<V> {
   }
 
   private static hash(addr: number, len: number): number {
-    let h = Math.imul(addr ^ Math.imul(len + 1, 0x9e3779b1), 0x85ebca6b);
+    // MurmurHash3's 32-bit finalizer over the address mixed with the length: prefixes of one
+    // length differ only in their high bits, which must reach the low bits the mask keeps.
+    let h = addr ^ Math.imul(len, 0x9e3779b1);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35);
     return (h ^ (h >>> 16)) >>> 0;

@@ -326,14 +326,12 @@ export class Speaker extends EventEmitter<{
   }
 
   status(): PeerStatus[] {
-    const wallNow = Date.now();
-    const now = this.clock.now();
     return [...this.peers.values()].map((rt) => ({
       address: rt.key,
       asn: rt.config.asn,
       type: rt.rib.kind === 'ibgp' ? 'ibgp' : 'ebgp',
       state: rt.session.state,
-      since: new Date(wallNow - (now - rt.session.since)).toISOString(),
+      since: new Date(rt.session.sinceWall).toISOString(),
       prefixesReceived: rt.rib.received(),
       prefixesAccepted: rt.rib.accepted(),
       prefixesAdvertised: rt.rib.advertised(),

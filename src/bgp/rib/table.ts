@@ -32,13 +32,16 @@ export function newRouteTable<V>(afi: Afi): RouteTable<V> {
 
 const EMPTY = 0;
 const DELETED = 0xff;
+/** Grow past 3/4 full, by half: a table of a million sits between 50 and 75% full, not at 48%. */
+const MAX_LOAD = 0.75;
+const GROWTH = 1.5;
 
 export class V4Table<V> implements RouteTable<V> {
   private addrs: Uint32Array;
   /** 0: empty; 0xff: deleted; otherwise prefix length + 1. */
   private tags: Uint8Array;
   private vals: Array<V | undefined>;
-  private mask: number;
+  private cap: number;
   private count = 0;
   /** Live and deleted slots: what probing has to walk past. */
   private used = 0;
@@ -46,36 +49,42 @@ export class V4Table<V> implements RouteTable<V> {
   private generation = 0;
 
   constructor(capacity = 16) {
-    let cap = 16;
-    while (cap < capacity * 2) cap *= 2;
-    this.addrs = new Uint32Array(cap);
-    this.tags = new Uint8Array(cap);
-    this.vals = new Array<V | undefined>(cap);
-    this.mask = cap - 1;
+    this.cap = Math.max(16, Math.ceil(capacity / MAX_LOAD));
+    this.addrs = new Uint32Array(this.cap);
+    this.tags = new Uint8Array(this.cap);
+    this.vals = new Array<V | undefined>(this.cap);
   }
 
   get size(): number {
     return this.count;
   }
 
-  private static hash(addr: number, len: number): number {
-    let h = Math.imul(addr ^ Math.imul(len + 1, 0x9e3779b1), 0x85ebca6b);
+  /**
+   * The first slot to probe: MurmurHash3's 32-bit finalizer over the address mixed with the
+   * length (prefixes of one length differ only in their high bits), scaled to the capacity by
+   * multiplication (Lemire's fastrange: exact in doubles, since h * cap stays under 2^53).
+   */
+  private start(addr: number, len: number): number {
+    let h = addr ^ Math.imul(len, 0x9e3779b1);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35);
-    return (h ^ (h >>> 16)) >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+    return Math.floor((h * this.cap) / 4294967296);
   }
 
   /** The slot holding the key, or -1. */
   private find(addr: number, tag: number): number {
     const tags = this.tags;
     const addrs = this.addrs;
-    const mask = this.mask;
-    let i = V4Table.hash(addr, tag) & mask;
+    const cap = this.cap;
+    let i = this.start(addr, tag);
     for (;;) {
       const t = tags[i];
       if (t === EMPTY) return -1;
       if (t === tag && addrs[i] === addr) return i;
-      i = (i + 1) & mask;
+      if (++i === cap) i = 0;
     }
   }
 
@@ -95,8 +104,8 @@ export class V4Table<V> implements RouteTable<V> {
     const addr = Math.floor(k / 64);
     const tag = (k % 64) + 1;
     const tags = this.tags;
-    const mask = this.mask;
-    let i = V4Table.hash(addr, tag) & mask;
+    const cap = this.cap;
+    let i = this.start(addr, tag);
     let free = -1;
     for (;;) {
       const t = tags[i];
@@ -107,7 +116,7 @@ export class V4Table<V> implements RouteTable<V> {
         this.vals[i] = value;
         return this;
       }
-      i = (i + 1) & mask;
+      if (++i === cap) i = 0;
     }
     if (free >= 0) {
       i = free;
@@ -118,7 +127,10 @@ export class V4Table<V> implements RouteTable<V> {
     this.addrs[i] = addr;
     this.vals[i] = value;
     this.count++;
-    if (this.used * 10 > (mask + 1) * 7) this.rehash(this.count * 2 > mask + 1 ? (mask + 1) * 2 : mask + 1);
+    if (this.used > cap * MAX_LOAD) {
+      // Grow when live entries fill it; otherwise just sweep the tombstones out.
+      this.rehash(this.count > (cap * MAX_LOAD) / GROWTH ? Math.ceil(cap * GROWTH) : cap);
+    }
     return this;
   }
 
@@ -135,10 +147,10 @@ export class V4Table<V> implements RouteTable<V> {
 
   clear(): void {
     if (this.used === 0) return;
+    this.cap = 16;
     this.addrs = new Uint32Array(16);
     this.tags = new Uint8Array(16);
     this.vals = new Array<V | undefined>(16);
-    this.mask = 15;
     this.count = 0;
     this.used = 0;
     this.generation++;
@@ -146,17 +158,17 @@ export class V4Table<V> implements RouteTable<V> {
 
   private rehash(cap: number): void {
     const { addrs, tags, vals } = this;
+    this.cap = cap;
     this.addrs = new Uint32Array(cap);
     this.tags = new Uint8Array(cap);
     this.vals = new Array<V | undefined>(cap);
-    this.mask = cap - 1;
     this.used = this.count;
     this.generation++;
     for (let j = 0; j < tags.length; j++) {
       const t = tags[j];
       if (t === EMPTY || t === DELETED) continue;
-      let i = V4Table.hash(addrs[j], t) & this.mask;
-      while (this.tags[i] !== EMPTY) i = (i + 1) & this.mask;
+      let i = this.start(addrs[j], t);
+      while (this.tags[i] !== EMPTY) if (++i === cap) i = 0;
       this.tags[i] = t;
       this.addrs[i] = addrs[j];
       this.vals[i] = vals[j];
@@ -165,7 +177,7 @@ export class V4Table<V> implements RouteTable<V> {
 
   private *iterate<T>(pick: (key: number, value: V) => T): IterableIterator<T> {
     let gen = this.generation;
-    for (let i = 0; i <= this.mask; i++) {
+    for (let i = 0; i < this.cap; i++) {
       if (gen !== this.generation) {
         gen = this.generation;
         i = -1;

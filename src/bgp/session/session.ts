@@ -50,6 +50,7 @@ export class Session {
   private readonly ctx: FsmContext;
   private _state: State = State.Idle;
   private _since: number;
+  private _sinceWall = Date.now();
   private conn: Connection | null = null;
   /** RFC 4271 6.8: the peer's connection that arrived while ours was in flight, and its OPEN. */
   private pending: { conn: Connection; open: OpenMessage | null } | null = null;
@@ -85,6 +86,11 @@ export class Session {
   /** Clock time (ms) of the last state change. */
   get since(): number {
     return this._since;
+  }
+
+  /** Wall-clock time (ms since the epoch) of the last state change, for people. */
+  get sinceWall(): number {
+    return this._sinceWall;
   }
 
   get lastError(): string | null {
@@ -322,6 +328,7 @@ export class Session {
     if (from === to) return;
     this._state = to;
     this._since = this.clock.now();
+    this._sinceWall = Date.now();
     this.handler.stateChanged?.(from, to);
   }
 

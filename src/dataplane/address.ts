@@ -104,7 +104,18 @@ export function formatAddress(bytes: Uint8Array): string {
  * Returns null for anything else, which then takes the careful path with its error messages.
  */
 function parseV4Fast(s: string): Prefix | null {
-  const bytes = new Uint8Array(4);
+  const key = v4Key(s);
+  if (key === null) return null;
+  const a = v4Scratch;
+  return { family: 4, bytes: Uint8Array.of(a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255), length: v4ScratchLen, text: key };
+}
+
+let v4Scratch = 0;
+let v4ScratchLen = 0;
+
+/** The canonical key of a canonical IPv4 prefix text, or null; leaves the address in v4Scratch. */
+function v4Key(s: string): string | null {
+  let addr = 0;
   let octet = 0;
   let digits = 0;
   let part = 0;
@@ -117,7 +128,8 @@ function parseV4Fast(s: string): Prefix | null {
       if (++digits > 3 || octet > 255) return null;
     } else if (c === 46 /* . */) {
       if (digits === 0 || part >= 3) return null;
-      bytes[part++] = octet;
+      addr = addr * 256 + octet;
+      part++;
       octet = 0;
       digits = 0;
     } else if (c === 47 /* / */) {
@@ -125,22 +137,44 @@ function parseV4Fast(s: string): Prefix | null {
     } else return null;
   }
   if (digits === 0 || part !== 3) return null;
-  bytes[3] = octet;
+  addr = addr * 256 + octet;
   let length = 32;
   if (i < s.length) {
-    const l = s.slice(i + 1);
-    if (l.length === 0 || l.length > 2 || (l.length === 2 && l[0] === '0')) return null;
+    const rest = s.length - i - 1;
+    if (rest === 0 || rest > 2 || (rest === 2 && s.charCodeAt(i + 1) === 48)) return null;
     length = 0;
-    for (let j = 0; j < l.length; j++) {
-      const c = l.charCodeAt(j);
+    for (let j = i + 1; j < s.length; j++) {
+      const c = s.charCodeAt(j);
       if (c < 48 || c > 57) return null;
       length = length * 10 + (c - 48);
     }
     if (length > 32) return null;
-    const host = length === 32 ? 0 : ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) & (0xffffffff >>> length);
-    if (host !== 0) return null;
+    if (length < 32 && addr % 2 ** (32 - length) !== 0) return null;
   }
-  return { family: 4, bytes, length, text: i < s.length ? s : `${s}/32` };
+  v4Scratch = addr;
+  v4ScratchLen = length;
+  return i < s.length ? s : `${s}/32`;
+}
+
+/**
+ * For the netlink encoder: a canonical IPv4 prefix as `address * 64 + length` (a safe integer),
+ * or -1 for anything else (IPv6, or text that needs the careful parser).
+ */
+export function v4AddressAndLength(s: string): number {
+  return v4Key(s) === null ? -1 : v4Scratch * 64 + v4ScratchLen;
+}
+
+/**
+ * The canonical text (map key) and family of a prefix, without the bytes: what the route
+ * controller needs for each of 100k desired routes. Throws AddressError like parsePrefix.
+ */
+export function prefixKey(s: string): { family: Family; text: string } {
+  if (typeof s === 'string') {
+    const key = v4Key(s);
+    if (key !== null) return { family: 4, text: key };
+  }
+  const p = parsePrefix(s);
+  return { family: p.family, text: p.text };
 }
 
 /**

@@ -6,7 +6,7 @@
  * (for images that ship a prebuilt binary and no compiler).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = new URL('../../', import.meta.url);
@@ -20,7 +20,11 @@ export class HelperBuildError extends Error {
 export function buildHelper(out = HELPER_DEFAULT_PATH): string {
   mkdirSync(new URL('build/', root), { recursive: true });
   try {
-    execFileSync(process.env.CC ?? 'cc', ['-O2', '-Wall', '-o', out, HELPER_SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Build beside the target and rename: a process starting the old binary meanwhile, or another
+    // build racing this one, never sees a half-written file.
+    const tmp = `${out}.${process.pid}.tmp`;
+    execFileSync(process.env.CC ?? 'cc', ['-O2', '-Wall', '-o', tmp, HELPER_SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
+    renameSync(tmp, out);
   } catch (e) {
     const err = e as { stderr?: Buffer; message: string };
     throw new HelperBuildError(

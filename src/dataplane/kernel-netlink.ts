@@ -20,12 +20,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
-import type { Family } from './address.ts';
 import { ensureHelper } from './helper-binary.ts';
 import { KernelError, type Kernel, type KernelEvent, type OpResult, type RouteOp } from './kernel.ts';
 import { decodeMessages, encodeLinkDump, encodeRouteDump, encodeRouteOp, Flag, MsgType, NlWriter, type KernelLink, type KernelRoute } from './netlink.ts';
 
-const Tag = { HELLO: 0, REQUEST: 1, MONITOR: 2, MONITOR_LOST: 3, REQUEST_FAILED: 4, SYSCTL: 5 } as const;
+const Tag = { HELLO: 0, REQUEST: 1, MONITOR: 2, MONITOR_LOST: 3, REQUEST_FAILED: 4, SYSCTL: 5, ACK_RUN: 6 } as const;
 const InTag = { NETLINK: 1, SYSCTL: 2 } as const;
 /** Requests in flight at once: bounded so that acks (a few hundred bytes of buffer each) fit. */
 const WINDOW = 8192;
@@ -202,6 +201,34 @@ export class NetlinkKernel implements Kernel {
           }
         }
         break;
+      case Tag.ACK_RUN: {
+        // first..last all succeeded (the relay folds good acks into runs).
+        let seq = p.readUInt32LE(0);
+        const last = p.readUInt32LE(4);
+        while (seq <= last) {
+          const batch = this.batchOf(seq);
+          if (!batch) {
+            seq++;
+            continue;
+          }
+          const end = Math.min(last, batch.firstSeq + batch.results.length - 1);
+          let done = 0;
+          for (let i = seq - batch.firstSeq, stop = end - batch.firstSeq; i <= stop; i++) {
+            if (batch.results[i] === undefined) {
+              batch.results[i] = OK;
+              done++;
+            }
+          }
+          this.inFlight -= done;
+          batch.remaining -= done;
+          if (batch.remaining === 0) {
+            this.batches.delete(batch);
+            batch.resolve(batch.results);
+          }
+          seq = end + 1;
+        }
+        break;
+      }
       case Tag.MONITOR_LOST:
         this.emit({ kind: 'lost', reason: 'route notifications lost: netlink receive buffer overflowed (ENOBUFS)' });
         break;
@@ -267,12 +294,9 @@ export class NetlinkKernel implements Kernel {
   }
 
   async dumpRoutes(table: number): Promise<KernelRoute[]> {
-    const out: KernelRoute[] = [];
-    for (const family of [4, 6] as Family[]) {
-      const d = await this.dump((w, seq) => encodeRouteDump(w, family, table, seq));
-      for (const r of d.routes) if (r.table === table) out.push(r);
-    }
-    return out;
+    // One dump for both families (AF_UNSPEC): one round trip fewer per resync.
+    const d = await this.dump((w, seq) => encodeRouteDump(w, 0, table, seq));
+    return d.routes.filter((r) => r.table === table);
   }
 
   async dumpLinks(): Promise<KernelLink[]> {
@@ -304,7 +328,7 @@ export class NetlinkKernel implements Kernel {
       }
       this.pump();
       if (end < ops.length) await new Promise((r) => setImmediate(r));
-      if (!this.child) break; // the relay died; `batch` was rejected by failAll
+      if (!this.batches.has(batch)) break; // the relay died and failAll rejected the batch
     }
     return done;
   }

@@ -4,7 +4,7 @@
  * uapi headers: linux/netlink.h (nlmsghdr, nlmsgerr), linux/rtnetlink.h (rtmsg, rtattr,
  * rtnexthop), linux/if_link.h (ifinfomsg). All fields are host byte order (little endian here).
  */
-import { formatAddress, parsePrefix, parseAddress, type Family } from './address.ts';
+import { formatAddress, parsePrefix, parseAddress, v4AddressAndLength, type Family } from './address.ts';
 
 /** Message types (linux/netlink.h, linux/rtnetlink.h). */
 export const MsgType = {
@@ -173,8 +173,8 @@ export class NlWriter {
   }
 }
 
-function writeRtmsg(w: NlWriter, family: Family, dstLen: number, table: number, protocol: number, scope: number, type: number, flags: number): void {
-  w.u8s(family === 4 ? AF_INET : AF_INET6, dstLen, 0, 0, table < 256 ? table : RT_TABLE_COMPAT, protocol, scope, type);
+function writeRtmsg(w: NlWriter, family: Family | 0, dstLen: number, table: number, protocol: number, scope: number, type: number, flags: number): void {
+  w.u8s(family === 4 ? AF_INET : family === 6 ? AF_INET6 : 0, dstLen, 0, 0, table < 256 ? table : RT_TABLE_COMPAT, protocol, scope, type);
   w.u32(flags);
 }
 
@@ -188,15 +188,24 @@ export type RouteOpKind = 'add' | 'replace' | 'delete';
  * same prefix can never be deleted by mistake.
  */
 export function encodeRouteOp(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number): void {
-  const p = parsePrefix(r.dst);
+  // IPv4 (nearly every route) is written straight from its text; IPv6 goes through parsePrefix.
+  const v4 = r.family === 4 ? v4AddressAndLength(r.dst) : -1;
+  const p = v4 >= 0 ? null : parsePrefix(r.dst);
+  const dstLen = p ? p.length : v4 % 64;
   const del = op === 'delete';
   const flags = Flag.REQUEST | Flag.ACK | (op === 'add' ? Flag.CREATE | Flag.EXCL : op === 'replace' ? Flag.CREATE | Flag.REPLACE : 0);
   const at = w.begin(del ? MsgType.DELROUTE : MsgType.NEWROUTE, flags, seq);
   const single = r.nexthops.length === 1 ? r.nexthops[0] : undefined;
   const rtFlags = !del && single?.onlink ? RTNH_F_ONLINK : 0;
-  writeRtmsg(w, r.family, p.length, r.table, r.protocol, del ? Scope.NOWHERE : r.scope, r.type, rtFlags);
+  writeRtmsg(w, r.family, dstLen, r.table, r.protocol, del ? Scope.NOWHERE : r.scope, r.type, rtFlags);
   w.attrU32(RouteAttr.TABLE, r.table);
-  if (p.length > 0) w.attrBytes(RouteAttr.DST, p.bytes);
+  if (p && p.length > 0) w.attrBytes(RouteAttr.DST, p.bytes);
+  else if (!p && dstLen > 0) {
+    const a = w.beginAttr(RouteAttr.DST);
+    w.u32(0);
+    w.buf.writeUInt32BE(Math.floor(v4 / 64), w.len - 4);
+    w.endAttr(a);
+  }
   w.attrU32(RouteAttr.PRIORITY, r.priority);
   if (!del) {
     if (single) {
@@ -218,8 +227,11 @@ export function encodeRouteOp(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq:
   w.end(at);
 }
 
-/** A dump of one family's routes in one table (the kernel filters, NETLINK_GET_STRICT_CHK). */
-export function encodeRouteDump(w: NlWriter, family: Family, table: number, seq: number): void {
+/**
+ * A dump of the routes in one table (the kernel filters, NETLINK_GET_STRICT_CHK); family 0
+ * (AF_UNSPEC) asks for IPv4 and IPv6 in one dump.
+ */
+export function encodeRouteDump(w: NlWriter, family: Family | 0, table: number, seq: number): void {
   const at = w.begin(MsgType.GETROUTE, Flag.REQUEST | Flag.DUMP, seq);
   writeRtmsg(w, family, 0, table, 0, 0, 0, 0);
   w.attrU32(RouteAttr.TABLE, table);

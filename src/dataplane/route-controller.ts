@@ -12,7 +12,7 @@
  *   those our view can no longer be trusted. Repeated failures back off exponentially.
  * Ownership rules live in ownership.ts; the kernel is an injected interface (kernel.ts).
  */
-import { parseAddress, parsePrefix, prefixContains, type Prefix } from './address.ts';
+import { parseAddress, parsePrefix, prefixContains, prefixKey, type Prefix } from './address.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Kernel, KernelEvent, KernelLink, KernelRoute, NextHop, RouteOp } from './kernel.ts';
 import { RouteType, Scope } from './netlink.ts';
@@ -141,6 +141,25 @@ function matches(k: KernelRoute, want: KernelRoute): boolean {
   return a.every((n, i) => nhMatches(n, b[i]));
 }
 
+function sameTarget(a: RouteTarget, b: RouteTarget): boolean {
+  if (a.kind === 'workload') return b.kind === 'workload' && a.ifname === b.ifname;
+  if (a.kind === 'blackhole') return b.kind === 'blackhole';
+  return b.kind === 'learned' && a.nextHops.length === b.nextHops.length && a.nextHops.every((n, i) => n === b.nextHops[i]);
+}
+
+/** Field-by-field equality of two kernel routes (same table assumed). */
+function sameRoute(a: KernelRoute, b: KernelRoute): boolean {
+  if (a.dst !== b.dst || a.protocol !== b.protocol || a.type !== b.type || a.scope !== b.scope || a.priority !== b.priority || a.table !== b.table) return false;
+  if (a.nexthops === b.nexthops) return true;
+  if (a.nexthops.length !== b.nexthops.length) return false;
+  for (let i = 0; i < a.nexthops.length; i++) {
+    const x = a.nexthops[i];
+    const y = b.nexthops[i];
+    if (x.gateway !== y.gateway || x.ifindex !== y.ifindex || x.onlink !== y.onlink) return false;
+  }
+  return true;
+}
+
 function nhMatches(k: NextHop, w: NextHop): boolean {
   return k.gateway === w.gateway && k.onlink === w.onlink && (w.ifindex === 0 || k.ifindex === w.ifindex);
 }
@@ -161,6 +180,7 @@ export class RouteController {
   /** Desired workload prefixes by interface name, to act on link changes. */
   private byInterface = new Map<string, Set<string>>();
   private view = new Map<string, KernelRoute[]>();
+  private viewCount = 0;
   private links = new Map<string, KernelLink>();
   private linksByIndex = new Map<number, KernelLink>();
   private dirty = new Set<string>();
@@ -232,9 +252,9 @@ export class RouteController {
 
   /** Sets the route for a prefix (replacing any earlier target). Throws RouteConfigError on bad input. */
   setRoute(prefix: string, target: RouteTarget): void {
-    let p: Prefix;
+    let p: { family: Prefix['family']; text: string };
     try {
-      p = parsePrefix(prefix);
+      p = prefixKey(prefix);
     } catch (e) {
       throw new RouteConfigError((e as Error).message, { cause: e });
     }
@@ -256,8 +276,10 @@ export class RouteController {
     } else if (target.kind !== 'blackhole') {
       throw new RouteConfigError(`route ${p.text}: unknown target kind ${JSON.stringify((target as { kind: unknown }).kind)}`);
     }
+    const old = this.desired.get(p.text);
+    if (old && sameTarget(old.target, target)) return; // nothing new: no work
     this.unindex(p.text);
-    this.desired.set(p.text, { prefix: { family: p.family, text: p.text }, target, epoch: -1 });
+    this.desired.set(p.text, { prefix: p, target, epoch: -1 });
     if (target.kind === 'workload') {
       let s = this.byInterface.get(target.ifname);
       if (!s) this.byInterface.set(target.ifname, (s = new Set()));
@@ -267,9 +289,9 @@ export class RouteController {
   }
 
   deleteRoute(prefix: string): void {
-    let p: Prefix;
+    let p: { text: string };
     try {
-      p = parsePrefix(prefix);
+      p = prefixKey(prefix);
     } catch (e) {
       throw new RouteConfigError((e as Error).message, { cause: e });
     }
@@ -353,6 +375,11 @@ export class RouteController {
       if ((this.view.get(key) ?? []).some((k) => isOurRoute(this.own, k) && matches(k, want))) programmed++;
     }
     return { routes, programmed, pendingInterface, conflicts: this.conflicts.size, ...this.stats, operations: { ...this.stats.operations } };
+  }
+
+  /** True once a full resync has completed without errors (for the agent's readiness). */
+  get synced(): boolean {
+    return this.firstResyncDone && this.failureStreak === 0;
   }
 
   /** The cheap part of `counters` (no walk over the desired routes). */
@@ -465,7 +492,9 @@ export class RouteController {
     }
   }
 
+  /** Every change to the view goes through here, keeping `viewCount` (routes, not prefixes). */
   private setView(key: string, list: KernelRoute[]): void {
+    this.viewCount += list.length - (this.view.get(key)?.length ?? 0);
     if (list.length) this.view.set(key, list);
     else this.view.delete(key);
   }
@@ -473,6 +502,8 @@ export class RouteController {
   // ---- the loop ----------------------------------------------------------------------------
 
   private markDirty(key: string): void {
+    // Before start, the first resync looks at every desired route anyway.
+    if (!this.started) return;
     this.dirty.add(key);
     this.kick();
   }
@@ -575,13 +606,30 @@ export class RouteController {
     }
     for (const name of this.configured) if (!this.links.has(name)) this.configured.delete(name);
     for (const l of links) if (isWorkloadInterface(this.own, l.name) && !this.configured.has(l.name)) this.sysctlPending.add(l.name);
-    this.view.clear();
     const strays: string[] = [];
-    for (const r of routes) {
-      const list = this.view.get(r.dst);
-      if (list) list.push(r);
-      else this.view.set(r.dst, [r]);
-      if (isOurRoute(this.own, r) && !this.desired.has(r.dst)) strays.push(r.dst);
+    // Usually the kernel holds exactly what we think: check that without building anything
+    // (rebuilding a 100k-entry view costs more than the dump itself).
+    // Same count and every dumped route known means the same set (the kernel holds no duplicates).
+    let unchanged = routes.length === this.viewCount;
+    if (unchanged) {
+      for (let i = 0; i < routes.length; i++) {
+        const r = routes[i];
+        const known = this.view.get(r.dst);
+        if (!known || !(known.length === 1 ? sameRoute(known[0], r) : known.some((k) => sameRoute(k, r)))) {
+          unchanged = false;
+          break;
+        }
+      }
+    }
+    if (!unchanged) {
+      this.view.clear();
+      this.viewCount = routes.length;
+      for (const r of routes) {
+        const list = this.view.get(r.dst);
+        if (list) list.push(r);
+        else this.view.set(r.dst, [r]);
+        if (isOurRoute(this.own, r) && !this.desired.has(r.dst)) strays.push(r.dst);
+      }
     }
     // Changes that raced with the dump: replaying them is harmless when the dump already has them.
     const events = this.buffered;
@@ -612,10 +660,12 @@ export class RouteController {
   /** Diffs the dirty prefixes against the view and applies the differences. Returns the error count. */
   private async applyDirty(countAsRepairs = false, which?: { desired: Map<string, Desired>; extra: string[] }): Promise<number> {
     let errors = 0;
+    // Interface sysctls and routes do not depend on each other: both go out at once.
+    let sysctls: Promise<number[]> | undefined;
     if (this.sysctlPending.size) {
       const names = [...this.sysctlPending];
       this.sysctlPending.clear();
-      for (const n of await Promise.all(names.map((name) => this.configureInterface(name)))) errors += n;
+      sysctls = Promise.all(names.map((name) => this.configureInterface(name)));
     }
     const keys = which ? which.extra : [...this.dirty];
     if (!which) this.dirty.clear();
@@ -628,8 +678,9 @@ export class RouteController {
     };
     if (which) for (const key of which.desired.keys()) plan(key);
     for (let k = 0; k < keys.length; k++) plan(keys[k]);
+    const [sysctlErrors, results] = await Promise.all([sysctls, ops.length ? this.kernel.apply(ops) : []]);
+    for (const n of sysctlErrors ?? []) errors += n;
     if (ops.length === 0) return errors;
-    const results = await this.kernel.apply(ops);
     const repaired = new Set<string>();
     for (let i = 0; i < results.length; i++) {
       const res = results[i];
@@ -644,9 +695,9 @@ export class RouteController {
       if (countAsRepairs || this.drifted.has(key)) repaired.add(key);
       const list = this.view.get(key);
       if (!list) {
-        if (op !== 'delete') this.view.set(key, [route]);
+        if (op !== 'delete') this.setView(key, [route]);
       } else if (op === 'delete') {
-        if (list.length === 1 && sameSlot(list[0], route) && list[0].protocol === route.protocol) this.view.delete(key);
+        if (list.length === 1 && sameSlot(list[0], route) && list[0].protocol === route.protocol) this.setView(key, []);
         else this.setView(key, list.filter((k) => !(sameSlot(k, route) && k.protocol === route.protocol)));
       } else {
         this.setView(key, [...list.filter((k) => !sameSlot(k, route)), route]);
@@ -678,23 +729,27 @@ export class RouteController {
 
   private resolveNow(d: Desired): KernelRoute | null {
     const family = d.prefix.family;
-    const base = {
+    // One object literal per route, all of one shape (no spreads: 100k of them at install).
+    const route = (type: number, scope: number, nexthops: NextHop[]): KernelRoute => ({
       family,
       dst: d.prefix.text,
       table: this.own.table,
       protocol: this.own.protocol,
+      type,
+      scope,
       priority: family === 4 ? DEFAULT_PRIORITY_V4 : DEFAULT_PRIORITY_V6,
-    };
+      nexthops,
+    });
     const t = d.target;
     switch (t.kind) {
       case 'workload': {
         const link = this.links.get(t.ifname);
         if (!link || !link.up) return null;
         // IPv6 has no route scopes: the kernel stores and reports every IPv6 route as universe.
-        return { ...base, type: RouteType.UNICAST, scope: family === 4 ? Scope.LINK : Scope.UNIVERSE, nexthops: this.deviceHop(link.index) };
+        return route(RouteType.UNICAST, family === 4 ? Scope.LINK : Scope.UNIVERSE, this.deviceHop(link.index));
       }
       case 'blackhole':
-        return { ...base, type: RouteType.BLACKHOLE, scope: Scope.UNIVERSE, nexthops: [] };
+        return route(RouteType.BLACKHOLE, Scope.UNIVERSE, []);
       case 'learned': {
         const hops = this.ecmp ? t.nextHops : t.nextHops.slice(0, 1);
         const nexthops: NextHop[] = [];
@@ -709,7 +764,7 @@ export class RouteController {
             nexthops.push({ gateway: gw, ifindex: 0, onlink: false });
           }
         }
-        return { ...base, type: RouteType.UNICAST, scope: Scope.UNIVERSE, nexthops };
+        return route(RouteType.UNICAST, Scope.UNIVERSE, nexthops);
       }
     }
   }
@@ -728,6 +783,11 @@ export class RouteController {
     }
     if (want && present.length === 1 && isOurRoute(this.own, present[0]) && matches(present[0], want)) {
       if (this.conflicts.size) this.conflicts.delete(key);
+      return;
+    }
+    if (!want) {
+      if (this.conflicts.size) this.conflicts.delete(key);
+      for (const r of present) if (isOurRoute(this.own, r)) ops.push({ op: 'delete', route: r });
       return;
     }
     const ours = present.filter((r) => isOurRoute(this.own, r));

@@ -216,6 +216,21 @@ describe('RouteController: drift and failures', () => {
     expect(c.counters.lostNotifications).toBe(2);
   });
 
+  it('a resync finds a route changed in place without any notification', async () => {
+    const { kernel, clock, c } = setup();
+    const a = kernel.addLink('tor1', true, false);
+    const b = kernel.addLink('tor2', true, false);
+    for (let i = 0; i < 20; i++) c.setWorkload(`10.0.0.${i}`, 'tor1');
+    await c.start();
+    await c.idle();
+    // Same number of routes, one of them now elsewhere: only a field-by-field check can tell.
+    kernel.find('10.0.0.7/32')[0].nexthops = [{ ifindex: b.index, onlink: false }];
+    clock.advance(90_000);
+    await c.idle();
+    expect(kernel.find('10.0.0.7/32')[0].nexthops).toEqual([{ ifindex: a.index, onlink: false }]);
+    expect(c.counters.repairs).toBe(1);
+  });
+
   it('resyncs after a kernel error, backing off while errors repeat', async () => {
     const { kernel, clock, c } = setup({ minBackoffMs: 100 });
     kernel.addLink('tor1', true, false);
@@ -226,11 +241,13 @@ describe('RouteController: drift and failures', () => {
     c.setWorkload('10.0.0.2', 'tor1');
     await c.idle();
     expect(c.counters.failures).toBe(1);
+    expect(c.synced).toBe(false);
     expect(clock.pending()).toContain(100);
     const dumps = kernel.dumps;
     clock.advance(100);
     await c.idle();
     expect(kernel.dumps).toBe(dumps + 1);
+    expect(c.synced).toBe(true);
     expect(kernel.find('10.0.0.2/32')).toHaveLength(1);
     // Two failures in a row: the second retry waits twice as long.
     kernel.failNext = [EEXIST];

@@ -35,7 +35,11 @@ export interface SupervisedInformerOptions<T extends KubernetesObject> {
   backoff: Backoff;
   /** Randomness for jitter; injected for tests. */
   random?: () => number;
-  onList: (items: readonly T[]) => void;
+  /**
+   * A full list arrived. `why`: the first ever (`initial`), the first after the informer was
+   * restarted (`restart`), or one ListWatch made on 410 Gone (`expired`).
+   */
+  onList: (items: readonly T[], why: 'initial' | 'restart' | 'expired') => void;
   onUpsert: (obj: T) => void;
   onDelete: (obj: T) => void;
   /** A failure the informer recovers from; `silent` marks a watchdog restart. */
@@ -150,13 +154,15 @@ export class SupervisedInformer<T extends KubernetesObject> {
       },
     };
 
+    let listsInGeneration = 0;
     const list = async (): Promise<KubernetesListObject<T>> => {
       const result = await this.#o.list();
       if (!live()) throw new Error('retired informer generation');
       this.#touch();
       this.#attempts = 0;
+      const why = listsInGeneration++ > 0 ? 'expired' : this.#synced ? 'restart' : 'initial';
       this.#synced = true;
-      this.#o.onList(result.items ?? []);
+      this.#o.onList(result.items ?? [], why);
       return result;
     };
 

@@ -130,11 +130,6 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
     this.#statusTimers.clear();
   }
 
-  /** Reads the file again now (the agent's SIGHUP), as if a change had been noticed. */
-  async reload(): Promise<void> {
-    if (this.#running) await this.#reload();
-  }
-
   snapshot(): Snapshot {
     return this.#store.snapshot();
   }

@@ -5,7 +5,7 @@
  * - the mesh comes up and every node has the others' blocks (via their address, onlink), its own
  *   blackhole and pod routes, and the /32 of a pod outside any block;
  * - a pod added to the datastore reaches the other nodes' kernels;
- * - a BGPPeer added and removed at run time, by editing the datastore file;
+ * - a BGPPeer added and removed at run time, by editing the datastore file; SIGHUP reloads;
  * - a bad edit is refused with an error naming the file, and the running state is kept;
  * - SIGTERM then restart: exit 0, socket gone, routes kept, and no route of ours deleted on any
  *   node while it happens (`ip monitor route`).
@@ -240,6 +240,12 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
     writeDatastores();
     await waitFor('the BGPPeer gone from tw-n1', async () => ((await status('tw-n1')).peers.some((p) => p.address === '198.51.100.50') ? undefined : true));
     expect((await status('tw-n1')).peers.every((p) => p.state === 'Established')).toBe(true);
+
+    // SIGHUP re-reads the datastore and resyncs the kernel; nothing running is disturbed.
+    agents.get('tw-n2')!.child.kill('SIGHUP');
+    await waitFor('the reload', () => agents.get('tw-n2')!.log().includes('SIGHUP: reloading configuration'), 10_000, 50);
+    await meshUp('tw-n2');
+    await routesInPlace('tw-n2');
   });
 
   it('refuses a bad edit with an error naming the file, and keeps running as before', async () => {

@@ -136,8 +136,13 @@ class Wiring {
   private async startDatastore(): Promise<void> {
     const { config, log, metrics } = this.ctx;
     this.datastore = openDatastore(config.datastore, { nodeName: config.nodeName, logger: log.child({ component: 'datastore' }) });
+    let resyncs = 0;
     this.datastore.on('change', (e) => {
       metrics.datastoreEvent(e.kind, e.type);
+      // Relists (Kubernetes) and re-read files, counted by the datastore: carried into the metric.
+      const now = this.datastore.stats().resyncs;
+      if (now > resyncs) metrics.datastoreResync(this.datastore.type === 'file' ? 'file re-read' : 'relist', now - resyncs);
+      resyncs = now;
       // A change only follows an edit the datastore accepted: earlier refusals are history.
       this.datastoreErrors = [];
       this.scheduleReconcile();

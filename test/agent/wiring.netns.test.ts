@@ -259,6 +259,8 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
     expect(s.node.configErrors!.at(-1)).toMatchObject({ code: 'TK_DS_INVALID_OBJECT', subject: datastoreOf('tw-n1') });
     expect(s.node.configErrors!.at(-1)!.message).toMatch(/peerIP/);
     expect(agents.get('tw-n1')!.log()).toContain('configuration refused, running state kept');
+    const text = (await run(process.execPath, [bin, 'status', '--control-socket', socketOf('tw-n1')])).stdout;
+    expect(text).toContain('configuration refused (the running state is kept):');
     expect(s.peers.filter((p) => p.state === 'Established')).toHaveLength(2);
     await routesInPlace('tw-n1');
     writeDatastores();

@@ -1,5 +1,5 @@
 /**
- * The wired agent end to end: three node namespaces on a switch, each running `bin/tortie agent`
+ * The wired agent end to end: three dual-stack node namespaces on a switch, each running `bin/tortie agent`
  * with its own file datastore, control socket and endpoints. Asserts on `tortie status --json`,
  * `tortie routes --json`, the metrics endpoint and the kernel's tables:
  * - the mesh comes up and every node has the others' blocks (via their address, onlink), its own
@@ -26,11 +26,14 @@ interface NodeDef {
   name: string;
   addr: string;
   block: string;
+  addr6: string;
+  block6: string;
 }
+// Dual stack: IPv4 and IPv6 run separate mesh sessions, each family's routes over its own.
 const NODES: NodeDef[] = [
-  { name: 'tw-n1', addr: '198.51.100.11', block: '10.66.1.0/24' },
-  { name: 'tw-n2', addr: '198.51.100.12', block: '10.66.2.0/24' },
-  { name: 'tw-n3', addr: '198.51.100.13', block: '10.66.3.0/24' },
+  { name: 'tw-n1', addr: '198.51.100.11', block: '10.66.1.0/24', addr6: '2001:db8:66::11', block6: 'fd00:66:1::/64' },
+  { name: 'tw-n2', addr: '198.51.100.12', block: '10.66.2.0/24', addr6: '2001:db8:66::12', block6: 'fd00:66:2::/64' },
+  { name: 'tw-n3', addr: '198.51.100.13', block: '10.66.3.0/24', addr6: '2001:db8:66::13', block6: 'fd00:66:3::/64' },
 ];
 interface PodDef {
   name: string;
@@ -53,7 +56,7 @@ function clusterYaml(): string {
     `apiVersion: tortie.dev/v1alpha1\nkind: BGPConfiguration\nmetadata:\n  name: default\nspec:\n  asNumber: 64512\n  nodeToNodeMeshEnabled: true\n`,
   ];
   for (const n of NODES) {
-    docs.push(`apiVersion: v1\nkind: Node\nmetadata:\n  name: ${n.name}\nspec:\n  podCIDRs: [${n.block}]\nstatus:\n  addresses:\n    - type: InternalIP\n      address: ${n.addr}\n`);
+    docs.push(`apiVersion: v1\nkind: Node\nmetadata:\n  name: ${n.name}\nspec:\n  podCIDRs: [${n.block}, ${n.block6}]\nstatus:\n  addresses:\n    - type: InternalIP\n      address: ${n.addr}\n    - type: InternalIP\n      address: ${n.addr6}\n`);
   }
   for (const p of pods) {
     docs.push(`apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${p.name}\n  namespace: default\nspec:\n  nodeName: ${p.node}\nstatus:\n  phase: Running\n  podIPs:\n    - ip: ${p.ip}\n`);
@@ -129,7 +132,7 @@ async function meshUp(node: string): Promise<void> {
   await waitFor(`${node}: mesh Established`, async () => {
     const s = await status(node);
     const mesh = s.peers.filter((p) => p.type === 'mesh');
-    return mesh.length === 2 && mesh.every((p) => p.state === 'Established');
+    return mesh.length === 4 && mesh.every((p) => p.state === 'Established');
   }, 60_000, 200);
 }
 
@@ -148,7 +151,13 @@ async function routesInPlace(node: string): Promise<void> {
         if (p.node === node) return has(p.ip, (r) => r.dev === hostVethName('default', p.name));
         return inBlock || has(p.ip, (r) => r.gateway === host.addr);
       });
-    return ok || undefined;
+    if (!ok) return undefined;
+    const { stdout } = await nss.get(node)!.ip('-6', '-json', 'route', 'show', 'proto', '116');
+    const v6 = JSON.parse(stdout) as IpRoute[];
+    return (
+      v6.some((r) => r.dst === me.block6 && r.type === 'blackhole') &&
+      others(node).every((o) => v6.some((r) => r.dst === o.block6 && r.gateway === o.addr6 && (r.flags ?? []).includes('onlink')))
+    ) || undefined;
   }, 30_000, 100);
 }
 
@@ -166,7 +175,7 @@ beforeAll(async () => {
     const ns = await Netns.create(uniqueName('tw'));
     nss.set(n.name, ns);
     mkdirSync(join(dir, n.name));
-    await sw.connect(ns, 'ens3', [`${n.addr}/24`]);
+    await sw.connect(ns, 'ens3', [`${n.addr}/24`, `${n.addr6}/64`]);
   }
   for (const p of pods) await addVeth(p);
   writeDatastores();
@@ -200,7 +209,7 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
     }
     const s = await status('tw-n1');
     expect(s.node).toMatchObject({ name: 'tw-n1', asNumber: 64512, ipv4Address: '198.51.100.11' });
-    expect(s.peers.map((p) => p.address).sort()).toEqual(['198.51.100.12', '198.51.100.13']);
+    expect(s.peers.map((p) => p.address).sort()).toEqual(['198.51.100.12', '198.51.100.13', '2001:db8:66::12', '2001:db8:66::13']);
 
     // `tortie routes`: the other node's block, best, from its peer, and ours in the kernel.
     const routes = (await tortie('tw-n1', ['routes', '10.66.2.0/24'])) as { prefix: string; nextHop: string; peer: string; best: boolean; reason: string; kernel: { owned: boolean; gateway: string }[] }[];
@@ -212,15 +221,15 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
 
     const m = await metrics('tw-n1');
     expect(m).toMatch(/^tortie_bgp_session_state\{peer="198\.51\.100\.12",peer_as="64512",type="mesh"\} 6$/m);
-    expect(m).toMatch(/^tortie_dataplane_routes\{kind="learned"\} 3$/m);
+    expect(m).toMatch(/^tortie_dataplane_routes\{kind="learned"\} 5$/m);
     expect(m).toMatch(/^tortie_dataplane_routes\{kind="workload"\} 1$/m);
     expect(m).toMatch(/^tortie_datastore_synced 1$/m);
 
     // The CNI's node state and the BGPStatus written through the datastore.
-    expect(JSON.parse(readFileSync(join(dir, 'tw-n1', 'node.json'), 'utf8'))).toMatchObject({ version: 1, nodeName: 'tw-n1', podCIDRs: ['10.66.1.0/24'] });
+    expect(JSON.parse(readFileSync(join(dir, 'tw-n1', 'node.json'), 'utf8'))).toMatchObject({ version: 1, nodeName: 'tw-n1', podCIDRs: ['10.66.1.0/24', 'fd00:66:1::/64'] });
     await waitFor('BGPStatus of tw-n1', () => {
       const f = `${datastoreOf('tw-n1')}.tw-n1.status.yaml`;
-      return existsSync(f) && readFileSync(f, 'utf8').includes('established: 2');
+      return existsSync(f) && readFileSync(f, 'utf8').includes('established: 4');
     }, 10_000, 100);
   });
 
@@ -261,7 +270,7 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
     expect(agents.get('tw-n1')!.log()).toContain('configuration refused, running state kept');
     const text = (await run(process.execPath, [bin, 'status', '--control-socket', socketOf('tw-n1')])).stdout;
     expect(text).toContain('configuration refused (the running state is kept):');
-    expect(s.peers.filter((p) => p.state === 'Established')).toHaveLength(2);
+    expect(s.peers.filter((p) => p.state === 'Established')).toHaveLength(4);
     await routesInPlace('tw-n1');
     writeDatastores();
   });
@@ -269,7 +278,7 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
   it('SIGTERM and restart: exits 0, keeps the routes, and no node sees a route of ours flap', async () => {
     // Watch every node's table for deletions of tortie's routes while tw-n1 goes and comes back.
     const monitors = NODES.map((n) => {
-      const child = nss.get(n.name)!.spawn('ip', ['-4', 'monitor', 'route']);
+      const child = nss.get(n.name)!.spawn('ip', ['monitor', 'route']);
       let out = '';
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
       return { node: n.name, child, out: () => out };

@@ -166,7 +166,9 @@ export class SupervisedInformer<T extends KubernetesObject> {
       return result;
     };
 
-    const lw = new ListWatch<T>(this.#o.path, watch as unknown as Watch, list, false, undefined, this.#o.fieldSelector);
+    // ListWatch waits between re-watches; an unref'd timer so that it never holds the process at exit.
+    const delayFn = (ms: number) => new Promise<void>((resolve) => { setTimeout(resolve, ms).unref(); });
+    const lw = new ListWatch<T>(this.#o.path, watch as unknown as Watch, list, false, undefined, this.#o.fieldSelector, { delayFn });
     lw.on('add', (obj) => { if (live()) this.#o.onUpsert(obj); });
     lw.on('update', (obj) => { if (live()) this.#o.onUpsert(obj); });
     lw.on('delete', (obj) => { if (live()) this.#o.onDelete(obj); });

@@ -3,7 +3,7 @@
  * decodeMessage (header check, attributes, NLRI into typed arrays) and encoded with
  * encodeAnnouncements (packing included). Figures are the best of several rounds on one core.
  *
- *   npm run bench -- codec [prefixes=1000000] [rounds=5]
+ *   npm run bench -- codec [prefixes=1000000] [rounds=15]
  */
 import { Afi, Safi } from '../src/bgp/wire/constants.ts';
 import { decodeMessage, defaultCodecContext } from '../src/bgp/wire/message.ts';
@@ -48,7 +48,7 @@ function time(fn: () => void, rounds: number): number {
 
 export async function run(args: string[]): Promise<BenchReport> {
   const count = Number(args[0] ?? 1_000_000);
-  const rounds = Number(args[1] ?? 5);
+  const rounds = Number(args[1] ?? 15);
   const ctx = defaultCodecContext({ fourOctetAs: true });
   const rows: BenchReport['rows'] = [];
   const cases: Array<[string, PrefixList, PathAttributes]> = [

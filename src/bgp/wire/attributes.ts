@@ -4,15 +4,16 @@
  * outcome when it is malformed. The decoder walks the attribute area once, checks flags and
  * duplicates generically, and lets the row do the rest.
  */
-import { ipv4ToString, ipv6BytesToString, parseIpv4, parseIpv6 } from './address.ts';
-import { Afi, AS_TRANS, AsPathSegmentType, AttrFlag, AttrType, ErrorCode, Safi, UpdateSubcode } from './constants.ts';
+import { ipv4BytesOf, ipv4ToString } from './address.ts';
+import { decodeAsPath, encodeAsPath, mergeAs4Path } from './as-path.ts';
+import { AS_TRANS, AsPathSegmentType, AttrFlag, AttrType, ErrorCode, UpdateSubcode } from './constants.ts';
 import { EncodeError, updateError } from './errors.ts';
-import { decodePrefixes, familyKey, writePrefix, prefixWireSize } from './prefix.ts';
+import { decodeMpReach, decodeMpUnreach } from './mp-nlri.ts';
 import type { Writer } from './writer.ts';
-import type { AsPathSegment, CodecContext, PathAttributes, PrefixList, UpdateError, UpdateErrorAction } from './types.ts';
+import type { AsPathSegment, CodecContext, PathAttributes, UpdateError, UpdateErrorAction } from './types.ts';
 
 /** A row's verdict on a malformed value: the NOTIFICATION subcode and what was wrong. */
-interface Malformed {
+export interface Malformed {
   subcode: number;
   reason: string;
   /** A stronger or weaker outcome than the row's usual one, when the RFC asks for it. */
@@ -64,214 +65,6 @@ function bytesOfU32(values: readonly number[]): Uint8Array {
     out[4 * i + 3] = v;
   });
   return out;
-}
-
-function ipv4Bytes(text: string, what: string): Uint8Array {
-  const n = parseIpv4(text);
-  if (n === null) throw new EncodeError('invalid-address', `${what} ${JSON.stringify(text)} is not an IPv4 address`);
-  return bytesOfU32([n]);
-}
-
-function ipv6Bytes(text: string, what: string): Uint8Array {
-  const b = parseIpv6(text);
-  if (b === null) throw new EncodeError('invalid-address', `${what} ${JSON.stringify(text)} is not an IPv6 address`);
-  return b;
-}
-
-// ---------------------------------------------------------------------------------------------
-// AS paths
-
-/** RFC 4271 4.3 / RFC 5065: decodes segments of `asSize`-octet ASNs, or says what is malformed. */
-function decodeAsPath(v: Uint8Array, asSize: 2 | 4, allowConfed: boolean): AsPathSegment[] | string {
-  const segments: AsPathSegment[] = [];
-  let p = 0;
-  while (p < v.length) {
-    if (p + 2 > v.length) return `segment header at offset ${p} is cut short`;
-    const type = v[p];
-    const count = v[p + 1];
-    if (type < AsPathSegmentType.AsSet || type > AsPathSegmentType.ConfedSet) return `unknown segment type ${type}`;
-    if (!allowConfed && type >= AsPathSegmentType.ConfedSequence) return `confederation segment (type ${type}) where none may appear`;
-    // RFC 7606 7.2: a segment with no ASNs is malformed.
-    if (count === 0) return `segment at offset ${p} has no AS numbers`;
-    p += 2;
-    if (p + count * asSize > v.length) return `segment of ${count} AS numbers overruns the attribute`;
-    const asns: number[] = new Array(count);
-    for (let i = 0; i < count; i++) {
-      asns[i] = asSize === 4 ? u32(v, p) : (v[p] << 8) | v[p + 1];
-      p += asSize;
-    }
-    segments.push({ type: type as AsPathSegmentType, asns });
-  }
-  return segments;
-}
-
-function encodeAsPath(segments: readonly AsPathSegment[], asSize: 2 | 4): Uint8Array {
-  const parts: number[] = [];
-  for (const s of segments) {
-    // A segment holds at most 255 ASNs; longer ones are split (same path length for SEQUENCE).
-    // An empty segment would be malformed (RFC 7606 7.2) and is left out.
-    for (let from = 0; from < s.asns.length; from += 255) {
-      const chunk = s.asns.slice(from, from + 255);
-      parts.push(s.type, chunk.length);
-      for (const asn of chunk) {
-        const a = asSize === 2 && asn > 0xffff ? AS_TRANS : asn;
-        if (asSize === 4) parts.push(a >>> 24, (a >>> 16) & 255);
-        parts.push((a >>> 8) & 255, a & 255);
-      }
-    }
-  }
-  return Uint8Array.from(parts);
-}
-
-/** RFC 4271 9.1.2.2 a / RFC 6793 4.2.3: an AS_SET counts 1, confederation segments 0. */
-function pathLength(segments: readonly AsPathSegment[]): number {
-  let n = 0;
-  for (const s of segments) {
-    if (s.type === AsPathSegmentType.AsSequence) n += s.asns.length;
-    else if (s.type === AsPathSegmentType.AsSet) n += 1;
-  }
-  return n;
-}
-
-/**
- * RFC 6793 4.2.3: rebuilds the 4-octet path from a 2-octet AS_PATH and an AS4_PATH: the leading
- * ASNs of AS_PATH that AS4_PATH lacks, then AS4_PATH. An AS4_PATH longer than AS_PATH is ignored.
- */
-function mergeAs4Path(asPath: AsPathSegment[], as4Path: AsPathSegment[]): AsPathSegment[] {
-  let needed = pathLength(asPath) - pathLength(as4Path);
-  if (needed < 0) return asPath;
-  const lead: AsPathSegment[] = [];
-  for (const s of asPath) {
-    if (s.type === AsPathSegmentType.ConfedSequence || s.type === AsPathSegmentType.ConfedSet) {
-      // Confederation segments count 0 and AS4_PATH never carries them: keep the leading ones.
-      lead.push(s);
-      continue;
-    }
-    if (needed <= 0) break;
-    if (s.type === AsPathSegmentType.AsSet) {
-      lead.push(s);
-      needed -= 1;
-    } else {
-      const take = Math.min(needed, s.asns.length);
-      lead.push({ type: s.type, asns: s.asns.slice(0, take) });
-      needed -= take;
-    }
-  }
-  return [...lead, ...as4Path];
-}
-
-// ---------------------------------------------------------------------------------------------
-// MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760)
-
-function supportedFamily(afi: number, safi: number): boolean {
-  return (afi === Afi.IPv4 || afi === Afi.IPv6) && safi === Safi.Unicast;
-}
-
-function decodeMpReach(v: Uint8Array, st: AttrDecodeState): Malformed | null {
-  const sub = UpdateSubcode.OptionalAttributeError;
-  if (v.length < 5) return len(sub, 'MP_REACH_NLRI', v.length, 'at least 5');
-  const afi = (v[0] << 8) | v[1];
-  const safi = v[2];
-  if (!supportedFamily(afi, safi)) {
-    // RFC 4760 7 lets a speaker ignore families it did not negotiate; we cannot represent others.
-    return { subcode: sub, reason: `MP_REACH_NLRI for unsupported AFI ${afi}/SAFI ${safi} ignored`, action: 'attribute-discard' };
-  }
-  const nhLen = v[3];
-  if (4 + nhLen + 1 > v.length) return { subcode: sub, reason: `MP_REACH_NLRI: next hop length ${nhLen} overruns the attribute` };
-  const key = familyKey(afi, safi);
-  let nextHop: string;
-  let linkLocalNextHop: string | undefined;
-  if (afi === Afi.IPv4 && nhLen === 4) {
-    nextHop = ipv4ToString(u32(v, 4));
-  } else if ((afi === Afi.IPv6 || st.ctx.extendedNextHop.has(key)) && (nhLen === 16 || nhLen === 32)) {
-    // RFC 2545 3 / RFC 8950 3: a global address, then optionally a link-local one.
-    nextHop = ipv6BytesToString(v, 4);
-    if (nhLen === 32) linkLocalNextHop = ipv6BytesToString(v, 20);
-  } else {
-    // RFC 7606 7.11: an unexpected next hop length makes the attribute malformed.
-    return { subcode: sub, reason: `MP_REACH_NLRI: next hop length ${nhLen} is wrong for AFI ${afi}/SAFI ${safi}` };
-  }
-  const start = 4 + nhLen + 1; // past the reserved octet (RFC 4760 3: ignored on receipt)
-  const nlri = decodePrefixes(v, start, v.length, afi as Afi, st.ctx.addPathReceive.has(key));
-  if (typeof nlri === 'string') return { subcode: sub, reason: `MP_REACH_NLRI: ${nlri}` };
-  st.attrs.mpReach = { afi: afi as Afi, safi: safi as Safi, nextHop, nlri };
-  if (linkLocalNextHop !== undefined) st.attrs.mpReach.linkLocalNextHop = linkLocalNextHop;
-  return null;
-}
-
-function decodeMpUnreach(v: Uint8Array, st: AttrDecodeState): Malformed | null {
-  const sub = UpdateSubcode.OptionalAttributeError;
-  if (v.length < 3) return len(sub, 'MP_UNREACH_NLRI', v.length, 'at least 3');
-  const afi = (v[0] << 8) | v[1];
-  const safi = v[2];
-  if (!supportedFamily(afi, safi)) {
-    return { subcode: sub, reason: `MP_UNREACH_NLRI for unsupported AFI ${afi}/SAFI ${safi} ignored`, action: 'attribute-discard' };
-  }
-  const withdrawn = decodePrefixes(v, 3, v.length, afi as Afi, st.ctx.addPathReceive.has(familyKey(afi, safi)));
-  if (typeof withdrawn === 'string') return { subcode: sub, reason: `MP_UNREACH_NLRI: ${withdrawn}` };
-  st.attrs.mpUnreach = { afi: afi as Afi, safi: safi as Safi, withdrawn };
-  return null;
-}
-
-/** Octets of an MP_REACH_NLRI value before its NLRI: AFI, SAFI, next hop, reserved. */
-export function mpReachHead(mp: { afi: Afi; safi: Safi; nextHop: string; linkLocalNextHop?: string }): Uint8Array {
-  let nh: Uint8Array;
-  if (mp.nextHop.includes(':')) {
-    const g = ipv6Bytes(mp.nextHop, 'MP_REACH_NLRI next hop');
-    if (mp.linkLocalNextHop !== undefined) {
-      nh = new Uint8Array(32);
-      nh.set(g);
-      nh.set(ipv6Bytes(mp.linkLocalNextHop, 'MP_REACH_NLRI link-local next hop'), 16);
-    } else nh = g;
-  } else {
-    if (mp.afi !== Afi.IPv4) throw new EncodeError('invalid-address', `an IPv6 route needs an IPv6 next hop, not ${mp.nextHop}`);
-    nh = ipv4Bytes(mp.nextHop, 'MP_REACH_NLRI next hop');
-  }
-  const head = new Uint8Array(5 + nh.length);
-  head[0] = mp.afi >>> 8;
-  head[1] = mp.afi;
-  head[2] = mp.safi;
-  head[3] = nh.length;
-  head.set(nh, 4);
-  return head;
-}
-
-/**
- * Writes an MP attribute (always with the Extended Length flag, so that packing can fill it before
- * knowing its size) holding `head` then prefixes [from, ...) of `list` while the message stays
- * within `limit` octets counted from `msgStart`, keeping `reserve` octets free after it. Returns
- * the index of the first prefix not written.
- */
-export function writeMpAttribute(
-  w: Writer,
-  type: number,
-  head: Uint8Array,
-  list: PrefixList,
-  from: number,
-  addPath: boolean,
-  msgStart: number,
-  limit: number,
-  reserve: number,
-): number {
-  w.u8(OPT | AttrFlag.ExtendedLength).u8(type);
-  const lenAt = w.reserve(2);
-  w.bytes(head);
-  const room = msgStart + limit - reserve;
-  let i = from;
-  w.ensure(Math.max(0, room - w.pos));
-  const buf = w.raw();
-  let pos = w.pos;
-  while (i < list.count) {
-    const size = prefixWireSize(list, i, addPath);
-    if (pos + size > room) break;
-    pos = writePrefix(list, i, buf, pos, addPath);
-    i++;
-  }
-  w.pos = pos;
-  const valueLen = w.pos - lenAt - 2;
-  if (valueLen > 0xffff) throw new EncodeError('message-too-long', 'MP attribute longer than 65535 octets');
-  w.patch16(lenAt, valueLen);
-  return i;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -370,7 +163,7 @@ export const ATTRIBUTES: readonly AttributeRow[] = [
       st.attrs.nextHop = ipv4ToString(nh);
       return null;
     },
-    encode: (a) => (a.nextHop === undefined ? null : ipv4Bytes(a.nextHop, 'NEXT_HOP')),
+    encode: (a) => (a.nextHop === undefined ? null : ipv4BytesOf(a.nextHop, 'NEXT_HOP')),
   },
   fixedU32(AttrType.MultiExitDisc, 'MULTI_EXIT_DISC', 'med', OPT, 'treat-as-withdraw', false), // RFC 7606 7.4
   fixedU32(AttrType.LocalPref, 'LOCAL_PREF', 'localPref', TRANS, 'treat-as-withdraw', true), // RFC 7606 7.5
@@ -402,7 +195,7 @@ export const ATTRIBUTES: readonly AttributeRow[] = [
     },
     encode(a, ctx) {
       if (a.aggregator === undefined) return null;
-      const addr = ipv4Bytes(a.aggregator.address, 'AGGREGATOR address');
+      const addr = ipv4BytesOf(a.aggregator.address, 'AGGREGATOR address');
       if (ctx.fourOctetAs) return Uint8Array.from([...bytesOfU32([a.aggregator.asn]), ...addr]);
       const asn = a.aggregator.asn > 0xffff ? AS_TRANS : a.aggregator.asn;
       return Uint8Array.from([asn >>> 8, asn & 255, ...addr]);
@@ -494,7 +287,7 @@ export const ATTRIBUTES: readonly AttributeRow[] = [
     },
     encode(a, ctx) {
       if (ctx.fourOctetAs || a.aggregator === undefined || a.aggregator.asn <= 0xffff) return null;
-      return Uint8Array.from([...bytesOfU32([a.aggregator.asn]), ...ipv4Bytes(a.aggregator.address, 'AGGREGATOR address')]);
+      return Uint8Array.from([...bytesOfU32([a.aggregator.asn]), ...ipv4BytesOf(a.aggregator.address, 'AGGREGATOR address')]);
     },
   },
   {
@@ -584,8 +377,9 @@ export function decodeAttributes(buf: Uint8Array, start: number, end: number, st
         st.errors.push(updateError('session-reset', ErrorCode.UpdateMessage, UpdateSubcode.UnrecognizedWellKnownAttribute, `attribute ${type} is flagged well-known but is not one we know`, whole, type));
       } else if (flags & TRANS) {
         // RFC 4271 5: unknown optional transitive attributes pass on (the encoder sets Partial).
-        // Extended Length and the reserved bits describe this encoding only: not kept.
-        (st.attrs.unknown ??= []).push({ flags: flags & 0xe0, type, value: buf.subarray(vStart, vEnd) });
+        // Extended Length and the reserved bits describe this encoding only: not kept. The value is
+        // copied: routes outlive the socket chunk the message came in.
+        (st.attrs.unknown ??= []).push({ flags: flags & 0xe0, type, value: buf.slice(vStart, vEnd) });
       }
       // Unknown optional non-transitive: quietly ignored (RFC 4271 5).
       continue;

@@ -85,7 +85,14 @@ export function decodePrefixes(buf: Uint8Array, start: number, end: number, afi:
       lens[i] = len;
       const nb = (len + 7) >> 3;
       const base = 4 * i;
-      for (let k = 0; k < nb; k++) addrs[base + (k >> 2)] |= buf[p + k] << (24 - 8 * (k & 3));
+      // Whole words first, then the bytes of a last partial word.
+      let k = 0;
+      for (; k + 4 <= nb; k += 4) addrs[base + (k >> 2)] = (buf[p + k] << 24) | (buf[p + k + 1] << 16) | (buf[p + k + 2] << 8) | buf[p + k + 3];
+      if (k < nb) {
+        let w = 0;
+        for (let j = 0; k + j < nb; j++) w |= buf[p + k + j] << (24 - 8 * j);
+        addrs[base + (k >> 2)] = w;
+      }
       p += nb;
       // Clear the bits past the length in the last word touched.
       const rem = len & 31;

@@ -56,6 +56,7 @@ export type LargeCommunity = [number, number, number];
 
 /** An attribute we do not decode, kept as it came so that it can pass through. */
 export interface RawAttribute {
+  /** Optional, Transitive and Partial bits as received (Extended Length and reserved bits dropped). */
   flags: number;
   type: number;
   value: Uint8Array;

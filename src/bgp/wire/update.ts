@@ -2,7 +2,8 @@
  * UPDATE (RFC 4271 4.3): decoding with RFC 7606 outcomes, encoding, packing many prefixes that
  * share one attribute set into as few messages as fit, and End-of-RIB markers (RFC 4724 2).
  */
-import { decodeAttributes, mpReachHead, writeAttributes, writeMpAttribute, type AttrDecodeState } from './attributes.ts';
+import { decodeAttributes, writeAttributes, type AttrDecodeState } from './attributes.ts';
+import { mpReachHead, writeMpAttribute } from './mp-nlri.ts';
 import { Afi, AttrType, ErrorCode, MessageType, Safi, UpdateSubcode } from './constants.ts';
 import { EncodeError, strongest, updateError } from './errors.ts';
 import { beginMessage, endMessage, maxMessageLength } from './header.ts';
@@ -156,6 +157,14 @@ export function encodeUpdate(msg: UpdateMessage, ctx: CodecContext): Uint8Array 
   return w.finish();
 }
 
+/**
+ * A packed message: a view of its own buffer when nearly full (no copy), a copy of its own size
+ * otherwise, so that a short last message does not pin a 64 KiB buffer.
+ */
+function handOut(w: Writer, max: number): Uint8Array {
+  return w.pos * 2 >= max ? w.view() : w.finish();
+}
+
 /** The attributes other than the MP ones, encoded once for a whole run of packed messages. */
 function attributeBlock(attrs: PathAttributes, ctx: CodecContext): Uint8Array {
   const w = new Writer(256);
@@ -181,9 +190,7 @@ export function encodeAnnouncements(attrs: PathAttributes, prefixes: PrefixList,
   const addPath = ctx.addPathSend.has(familyKey(prefixes.afi, mpReach?.safi ?? Safi.Unicast));
   let i = 0;
   while (i < prefixes.count) {
-    // A fresh buffer per message, handed out as a view: packed messages are nearly full, so this
-    // wastes little and saves copying every message once more.
-    const w = new Writer(max);
+    const w = new Writer(max); // a fresh buffer per message: see handOut
     const start = beginMessage(w, MessageType.Update);
     w.u16(0); // no withdrawn routes
     const aAt = w.reserve(2);
@@ -209,7 +216,7 @@ export function encodeAnnouncements(attrs: PathAttributes, prefixes: PrefixList,
     }
     if (next === i) throw tooLong('the attributes with one prefix', max);
     endMessage(w, start);
-    out.push(w.view());
+    out.push(handOut(w, max));
     i = next;
   }
   return out;
@@ -247,7 +254,7 @@ export function encodeWithdrawals(prefixes: PrefixList, ctx: CodecContext, safi:
       w.patch16(aAt, w.pos - aAt - 2);
     }
     endMessage(w, start);
-    out.push(w.view());
+    out.push(handOut(w, max));
     i = next;
   }
   return out;

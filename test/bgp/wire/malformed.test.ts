@@ -77,6 +77,7 @@ describe('RFC 4271 6.2: OPEN', () => {
     ['a parameter that overruns the OPEN', '04 fde9 005a c0000201 04 02 09 02 00'],
     ['a capability that overruns its parameter', '04 fde9 005a c0000201 04 02 02 41 04'],
     ['a 4-octet AS capability of 2 octets', '04 fde9 005a c0000201 06 02 04 41 02 fde9'],
+    ['a 4-octet AS capability of 0 octets', '04 fde9 005a c0000201 04 02 02 41 00'],
     ['a multiprotocol capability of 3 octets', '04 fde9 005a c0000201 07 02 05 01 03 000101'],
     ['an add-path Send/Receive value of 4', '04 fde9 005a c0000201 08 02 06 45 04 00010104'],
     ['an RFC 9072 length that disagrees with what follows', '04 fde9 005a c0000201 ff ff 0009 02 0002 02 00'],
@@ -204,6 +205,7 @@ describe('RFC 4271 6.3 and RFC 7606: UPDATE', () => {
     ['an IPv6 next hop of 4 octets', '90 0e 000d 0002 01 04 0a000001 00 20 20010db8'],
     ['an IPv4 next hop of 16 octets without extended next hop', '90 0e 0019 0001 01 10 20010db8000000000000000000000001 00 18 0a0000'],
     ['a next hop length overrunning the attribute', '90 0e 0008 0002 01 20 20010db8'],
+    ['a next hop length of 0', '90 0e 0009 0002 01 00 00 20 20010db8'],
     ['an NLRI prefix length of 129', '90 0e 0016 0002 01 10 20010db8000000000000000000000001 00 81'],
   ])('resets the session on MP_REACH_NLRI with %s (RFC 7606 7.11)', (_n, mp) => {
     expect(outcome(decode(upd('', ORIGIN + AS_PATH + mp, '')))).toEqual({ action: 'session-reset', first: { code: 3, subcode: 9 } });

@@ -64,6 +64,12 @@ describe('encodeAnnouncements', () => {
     expect(updates.flatMap((u) => prefixListToText(u.attrs.mpReach!.nlri))).toEqual(prefixListToText(list));
   });
 
+  it('does not pin a 64 KiB buffer behind a short message', () => {
+    const ext = defaultCodecContext({ fourOctetAs: true, extendedMessage: true });
+    const [one] = encodeAnnouncements(attrs, slash24s(3), ext);
+    expect(one.buffer.byteLength).toBe(one.length);
+  });
+
   it('sends path identifiers where add-path send applies (RFC 7911)', () => {
     const ap = defaultCodecContext({ fourOctetAs: true, addPathSend: new Set(['1/1']), addPathReceive: new Set(['1/1']) });
     const list = slash24s(1500, true);

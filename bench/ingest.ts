@@ -22,6 +22,11 @@ import { SpeakerProcess } from '../test/interop/harness/speaker-process.ts';
 import type { BenchReport } from './lib/report.ts';
 
 const FEEDER = { v4: '198.51.100.99', asn: 65100 };
+/**
+ * How tortie's process runs: a small young generation keeps V8 from holding on to pages that
+ * decoding garbage once needed (src/bgp/NOTES.md). Override with TORTIE_NODE_FLAGS="".
+ */
+const TORTIE_NODE_FLAGS = (process.env.TORTIE_NODE_FLAGS ?? '--max-semi-space-size=2').split(' ').filter(Boolean);
 const RECEIVER = { v4: '198.51.100.1', asn: 64512 };
 
 async function rssMiB(pid: number): Promise<number> {
@@ -80,7 +85,7 @@ const neighbor = { name: 'feeder', address: FEEDER.v4, asn: FEEDER.asn, localAdd
 async function startReceiver(kind: string, ns: Netns): Promise<Receiver> {
   switch (kind) {
     case 'tortie': {
-      const t = await SpeakerProcess.start(ns, { localAsn: RECEIVER.asn, routerId: RECEIVER.v4, families: ['ipv4'], holdTime: 240 }, ['--expose-gc']);
+      const t = await SpeakerProcess.start(ns, { localAsn: RECEIVER.asn, routerId: RECEIVER.v4, families: ['ipv4'], holdTime: 240 }, ['--expose-gc', ...TORTIE_NODE_FLAGS]);
       await t.addPeer({ address: FEEDER.v4, asn: FEEDER.asn, localAddress: RECEIVER.v4, mode: 'passive', families: ['ipv4'] });
       return {
         name: 'tortie',
@@ -88,7 +93,7 @@ async function startReceiver(kind: string, ns: Netns): Promise<Receiver> {
         count: async () => (await t.count()).ipv4,
         pollMs: 20,
         // A daemon's steady state: garbage from decoding collected (the daemons free theirs as they go).
-        settle: () => t.call('memory').then(() => undefined),
+        settle: () => t.call<NodeJS.MemoryUsage>('memory').then((m) => void process.stderr.write(`tortie memory after GC: ${JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v / 2 ** 20)])))} MiB\n`)),
         stop: () => t.stop(),
       };
     }

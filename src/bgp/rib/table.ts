@@ -30,6 +30,11 @@ export function newRouteTable<V>(afi: Afi): RouteTable<V> {
   return afi === Afi.IPv4 ? new V4Table<V>() : (new Map<string, V>() as unknown as RouteTable<V>);
 }
 
+/** A table whose values are small integers (1-65535), kept in a Uint16Array: 7 bytes a slot. */
+export function newIndexTable(afi: Afi): RouteTable<number> {
+  return afi === Afi.IPv4 ? new V4Table<number>({ smallIntegers: true }) : (new Map<string, number>() as unknown as RouteTable<number>);
+}
+
 const EMPTY = 0;
 const DELETED = 0xff;
 /** Grow past 3/4 full, by half: a table of a million sits between 50 and 75% full, not at 48%. */
@@ -41,6 +46,8 @@ export class V4Table<V> implements RouteTable<V> {
   /** 0: empty; 0xff: deleted; otherwise prefix length + 1. */
   private tags: Uint8Array;
   private vals: Array<V | undefined>;
+  /** With `smallIntegers`: the values, 0 standing for none. */
+  private small: Uint16Array | null;
   private cap: number;
   private count = 0;
   /** Live and deleted slots: what probing has to walk past. */
@@ -48,11 +55,23 @@ export class V4Table<V> implements RouteTable<V> {
   /** Bumped on every rehash, so that iterators know to start over. */
   private generation = 0;
 
-  constructor(capacity = 16) {
-    this.cap = Math.max(16, Math.ceil(capacity / MAX_LOAD));
+  constructor(opts: { capacity?: number; smallIntegers?: boolean } = {}) {
+    this.cap = Math.max(16, Math.ceil((opts.capacity ?? 16) / MAX_LOAD));
     this.addrs = new Uint32Array(this.cap);
     this.tags = new Uint8Array(this.cap);
-    this.vals = new Array<V | undefined>(this.cap);
+    this.small = opts.smallIntegers ? new Uint16Array(this.cap) : null;
+    this.vals = this.small ? [] : new Array<V | undefined>(this.cap);
+  }
+
+  private value(i: number): V | undefined {
+    const small = this.small;
+    if (small) return (small[i] === 0 ? undefined : small[i]) as V | undefined;
+    return this.vals[i];
+  }
+
+  private store(i: number, v: V | undefined): void {
+    if (this.small) this.small[i] = v === undefined ? 0 : (v as unknown as number);
+    else this.vals[i] = v;
   }
 
   get size(): number {
@@ -91,7 +110,7 @@ export class V4Table<V> implements RouteTable<V> {
   get(key: RouteKey): V | undefined {
     const k = key as number;
     const i = this.find(Math.floor(k / 64), (k % 64) + 1);
-    return i < 0 ? undefined : this.vals[i];
+    return i < 0 ? undefined : this.value(i);
   }
 
   has(key: RouteKey): boolean {
@@ -100,6 +119,10 @@ export class V4Table<V> implements RouteTable<V> {
   }
 
   set(key: RouteKey, value: V): this {
+    if (this.small) {
+      const n = value as unknown as number;
+      if (!(Number.isInteger(n) && n >= 1 && n <= 0xffff)) throw new RangeError(`V4Table: ${String(value)} is not a small integer (1-65535)`);
+    }
     const k = key as number;
     const addr = Math.floor(k / 64);
     const tag = (k % 64) + 1;
@@ -113,7 +136,7 @@ export class V4Table<V> implements RouteTable<V> {
       if (t === DELETED) {
         if (free < 0) free = i;
       } else if (t === tag && this.addrs[i] === addr) {
-        this.vals[i] = value;
+        this.store(i, value);
         return this;
       }
       if (++i === cap) i = 0;
@@ -125,7 +148,7 @@ export class V4Table<V> implements RouteTable<V> {
     }
     tags[i] = tag;
     this.addrs[i] = addr;
-    this.vals[i] = value;
+    this.store(i, value);
     this.count++;
     if (this.used > cap * MAX_LOAD) {
       // Grow when live entries fill it; otherwise just sweep the tombstones out.
@@ -139,7 +162,7 @@ export class V4Table<V> implements RouteTable<V> {
     const i = this.find(Math.floor(k / 64), (k % 64) + 1);
     if (i < 0) return false;
     this.tags[i] = DELETED;
-    this.vals[i] = undefined;
+    this.store(i, undefined);
     this.count--;
     if (this.count === 0) this.clear();
     return true;
@@ -150,18 +173,20 @@ export class V4Table<V> implements RouteTable<V> {
     this.cap = 16;
     this.addrs = new Uint32Array(16);
     this.tags = new Uint8Array(16);
-    this.vals = new Array<V | undefined>(16);
+    if (this.small) this.small = new Uint16Array(16);
+    else this.vals = new Array<V | undefined>(16);
     this.count = 0;
     this.used = 0;
     this.generation++;
   }
 
   private rehash(cap: number): void {
-    const { addrs, tags, vals } = this;
+    const { addrs, tags, vals, small } = this;
     this.cap = cap;
     this.addrs = new Uint32Array(cap);
     this.tags = new Uint8Array(cap);
-    this.vals = new Array<V | undefined>(cap);
+    if (small) this.small = new Uint16Array(cap);
+    else this.vals = new Array<V | undefined>(cap);
     this.used = this.count;
     this.generation++;
     for (let j = 0; j < tags.length; j++) {
@@ -171,7 +196,8 @@ export class V4Table<V> implements RouteTable<V> {
       while (this.tags[i] !== EMPTY) if (++i === cap) i = 0;
       this.tags[i] = t;
       this.addrs[i] = addrs[j];
-      this.vals[i] = vals[j];
+      if (small) this.small![i] = small[j];
+      else this.vals[i] = vals[j];
     }
   }
 
@@ -185,7 +211,7 @@ export class V4Table<V> implements RouteTable<V> {
       }
       const t = this.tags[i];
       if (t === EMPTY || t === DELETED) continue;
-      yield pick(this.addrs[i] * 64 + (t - 1), this.vals[i] as V);
+      yield pick(this.addrs[i] * 64 + (t - 1), this.value(i) as V);
     }
   }
 

@@ -32,6 +32,7 @@ const WINDOW = 8192;
 const PER_SEND = 256;
 
 const OK: OpResult = Object.freeze({ errno: 0 });
+const EMPTY = Buffer.alloc(0);
 const errnoName = (e: number) => Object.entries(osConstants.errno).find(([, v]) => v === e)?.[0] ?? `errno ${e}`;
 
 interface Dump {
@@ -65,7 +66,7 @@ export class NetlinkKernel implements Kernel {
   private readonly opts: NetlinkKernelOptions;
   private listeners: Array<(e: KernelEvent) => void> = [];
   private seq = 1;
-  private inbuf: Buffer = Buffer.alloc(0);
+  private inbuf: Buffer = EMPTY;
   private dumps = new Map<number, Dump>();
   /** Batches with operations in flight (few at a time: acks are matched by sequence range). */
   private batches = new Set<Batch>();
@@ -120,7 +121,7 @@ export class NetlinkKernel implements Kernel {
         if (!hello) reject(err);
         this.child = undefined;
         this.ready = undefined;
-        this.inbuf = Buffer.alloc(0);
+        this.inbuf = EMPTY;
         this.failAll(err);
         if (!this.closed) this.emit({ kind: 'lost', reason: err.message });
       });
@@ -143,7 +144,7 @@ export class NetlinkKernel implements Kernel {
   }
 
   private onData(d: Buffer): void {
-    let buf = this.inbuf.length ? Buffer.concat([this.inbuf, d]) : d;
+    const buf = this.inbuf.length ? Buffer.concat([this.inbuf, d]) : d;
     let off = 0;
     while (buf.length - off >= 8) {
       const len = buf.readUInt32LE(off);
@@ -151,8 +152,8 @@ export class NetlinkKernel implements Kernel {
       this.onFrame(buf[off + 4], buf.subarray(off + 8, off + 8 + len));
       off += 8 + len;
     }
-    buf = buf.subarray(off);
-    this.inbuf = buf.length ? Buffer.from(buf) : Buffer.alloc(0);
+    // A partial frame waits for the next chunk; stream chunks are never reused, so no copy.
+    this.inbuf = off < buf.length ? buf.subarray(off) : EMPTY;
     this.pump();
   }
 

@@ -167,7 +167,9 @@ export class NlWriter {
     this.len += pad;
   }
   take(): Buffer {
-    const out = Buffer.from(this.buf.subarray(0, this.len));
+    // copy() is a memcpy; Buffer.from(view) would copy element by element.
+    const out = Buffer.allocUnsafe(this.len);
+    this.buf.copy(out, 0, 0, this.len);
     this.len = 0;
     return out;
   }

@@ -312,7 +312,13 @@ class Wiring {
     this.reconcileQueued = true;
     setImmediate(() => {
       this.reconcileQueued = false;
-      if (!this.stopped) this.reconcile();
+      if (this.stopped) return;
+      try {
+        this.reconcile();
+      } catch (e) {
+        // A model the wiring cannot digest must not take the node's routing down with the process.
+        this.log.error({ err: e }, 'reconcile failed; the running state is kept until the next change');
+      }
     });
   }
 

@@ -4,18 +4,29 @@
 #   docker build -t tortie:0.1.0 .
 ARG NODE_IMAGE=node:24-bookworm-slim
 
-# Production dependencies only.
+# Production dependencies only. --ignore-scripts: the postinstall builds the netlink relay,
+# which the `native` stage does on its own (scripts/ is not here yet).
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# tortie-nl, the dataplane's C relay to NETLINK_ROUTE (src/dataplane/README.md): built here so
+# that the node image needs no compiler.
+FROM ${NODE_IMAGE} AS native
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY native ./native
+RUN mkdir -p build && cc -O2 -Wall -o build/tortie-nl native/tortie-nl.c
 
 # The CNI plugin as one executable (npm run build:cni bundles it and makes a Node
 # single-executable application): nodes need nothing installed but iproute2 to run it.
 FROM ${NODE_IMAGE} AS cni
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
 RUN npm run build:cni && test -x dist/cni/tortie-cni
 
@@ -36,6 +47,9 @@ COPY --from=deps /src/node_modules ./node_modules
 COPY bin ./bin
 COPY src ./src
 COPY --from=cni /src/dist/cni/tortie-cni ./tortie-cni
+COPY --from=native /src/build/tortie-nl ./build/tortie-nl
+# The route controller runs this relay as it is (no rebuild check, no compiler in the image).
+ENV TORTIE_NL_HELPER=/opt/tortie/build/tortie-nl
 COPY --from=cni-plugins /usr/lib/cni/portmap ./cni-plugins/portmap
 # `tortie status` and `tortie routes` inside the container (bin/tortie has a node shebang).
 RUN ln -s /opt/tortie/bin/tortie /usr/local/bin/tortie \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tortie's tests and lab use. Idempotent; needs root.
 set -euo pipefail
-pkgs=(iproute2 iputils-ping bird2 frr gobgpd exabgp tshark containernetworking-plugins python3-scapy docker-compose)
+# gcc and libc6-dev build tortie-nl, the dataplane's netlink relay (npm postinstall, or first use).
+pkgs=(gcc libc6-dev iproute2 iputils-ping bird2 frr gobgpd exabgp tshark containernetworking-plugins python3-scapy docker-compose)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

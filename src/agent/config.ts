@@ -12,14 +12,15 @@ import { AUTODETECT_METHOD_SYNTAX, AutodetectMethodError, formatAutodetectMethod
 import { AgentError, AgentErrorCode } from './errors.ts';
 
 import { DEFAULT_CONTROL_SOCKET } from './control.ts';
+import { DEFAULT_PROTOCOL, DEFAULT_TABLE } from '../dataplane/ownership.ts';
 
 export { DEFAULT_CONTROL_SOCKET };
 /**
- * The route protocol number tortie's routes carry (`ip route ... proto 116`): "t" in ASCII, used by
- * no common daemon (/etc/iproute2/rt_protos: zebra 11, bird 12, bgp 186-192, Calico's Felix 80).
+ * The route protocol number tortie's routes carry and the main table: one definition, the
+ * dataplane's ownership rules (src/dataplane/ownership.ts says why 116).
  */
-export const DEFAULT_ROUTE_PROTOCOL = 116;
-export const MAIN_ROUTE_TABLE = 254;
+export const DEFAULT_ROUTE_PROTOCOL = DEFAULT_PROTOCOL;
+export const MAIN_ROUTE_TABLE = DEFAULT_TABLE;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -59,6 +60,8 @@ export interface AgentConfig {
   routeTakeover: boolean;
   /** Milliseconds a clean shutdown may take before the process exits anyway. */
   shutdownTimeout: number;
+  /** Where the CNI plugin finds this node's pod CIDRs; null: `node.json` beside the control socket. */
+  nodeStateFile: string | null;
 }
 
 export type ConfigKey = keyof AgentConfig;
@@ -309,6 +312,11 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'controlSocket', flag: 'control-socket', env: 'TORTIE_CONTROL_SOCKET', meta: 'PATH', group: 'Operations',
     help: 'Unix socket (owner-only) through which `tortie status` and `tortie routes` reach the agent.',
     default: DEFAULT_CONTROL_SOCKET, parse: parseSocketPath,
+  },
+  {
+    key: 'nodeStateFile', flag: 'node-state-file', env: 'TORTIE_NODE_STATE_FILE', meta: 'PATH', group: 'Operations',
+    help: "File the agent writes with this node's pod CIDRs, for the tortie-cni plugin (its nodeStateFile). Unset: node.json in the control socket's directory (/var/run/tortie/node.json by default, the plugin's default).",
+    default: null, parse: (t) => (t.trim() === '' ? null : resolve(t)),
   },
   {
     key: 'metricsListen', flag: 'metrics-listen', env: 'TORTIE_METRICS_LISTEN', meta: 'ADDR:PORT', group: 'Operations',

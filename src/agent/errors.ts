@@ -18,6 +18,12 @@ export const AgentErrorCode = {
   ControlRequestFailed: 'TORTIE_CONTROL_REQUEST_FAILED',
   /** A listen address (metrics, health) could not be bound. */
   ListenFailed: 'TORTIE_LISTEN_FAILED',
+  /** The datastore could not start (file missing or invalid at start, API unreachable). */
+  DatastoreFailed: 'TORTIE_DATASTORE_FAILED',
+  /** The datastore has no Node named --node-name. */
+  NodeNotFound: 'TORTIE_NODE_NOT_FOUND',
+  /** The BGP speaker or the dataplane could not start (port in use, no netlink relay, ...). */
+  StartFailed: 'TORTIE_START_FAILED',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 

@@ -191,8 +191,8 @@ export class AgentMetrics {
   }
 
   /** A full relist (410 Gone, a watch restarted by the watchdog, the file replaced). */
-  datastoreResync(reason: string): void {
-    this.datastoreResyncs.inc({ reason });
+  datastoreResync(reason: string, n = 1): void {
+    this.datastoreResyncs.inc({ reason }, n);
   }
 
   /**

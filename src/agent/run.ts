@@ -1,8 +1,8 @@
 /**
  * Running `tortie agent`: logging, the node's addresses, the health, metrics and control endpoints,
- * and the lifecycle. The speaker, dataplane and datastore plug in through `AgentParts`; until they
- * are wired, `unwiredParts` stands in: no peers, no routes, and a datastore that never syncs, so
- * the node honestly reports not ready.
+ * and the lifecycle. The speaker, dataplane and datastore plug in through `AgentParts`, built by a
+ * parts factory: `wiredParts` (wiring.ts) in `tortie agent`, in-memory parts in tests, and
+ * `unwiredParts` (endpoints only, never ready) when nothing else is given.
  */
 import { accessSync, constants } from 'node:fs';
 import { selectNodeAddress, IprouteHost, type HostNetwork, type NodeAddressChoice, type NodeAddressHints } from './autodetect.ts';
@@ -83,9 +83,9 @@ function startingParts(node: () => NodeStatus): AgentParts {
 }
 
 /**
- * Stand-ins until the speaker, dataplane and datastore are wired (issue 7's wiring phase): the
- * node's addresses by autodetection alone, no peers, no routes, and a datastore that never syncs,
- * so the node honestly reports not ready.
+ * Endpoints only: the node's addresses by autodetection alone, no peers, no routes, and a
+ * datastore that never syncs, so the node honestly reports not ready. For embedding and tests;
+ * `tortie agent` runs `wiredParts`.
  */
 export const unwiredParts: PartsFactory = async (ctx) => {
   const addresses = await ctx.resolveNodeAddresses();
@@ -106,7 +106,7 @@ export interface RunningAgent {
 export interface RunOptions {
   /** The host autodetection reads; the kernel via `ip` by default. */
   host?: HostNetwork;
-  /** Builds the parts; `unwiredParts` until the wiring lands. */
+  /** Builds the parts; `unwiredParts` when absent (`tortie agent` passes `wiredParts`). */
   parts?: PartsFactory;
   /** Tests: capture the log, and take signals and exit from an emitter instead of the process. */
   logStream?: LogOptions['stream'];

@@ -38,11 +38,11 @@ export type BgpMessageType = 'OPEN' | 'UPDATE' | 'NOTIFICATION' | 'KEEPALIVE' | 
 export interface PeerCounters {
   messagesReceived: Partial<Record<BgpMessageType, number>>;
   messagesSent: Partial<Record<BgpMessageType, number>>;
-  /** Prefixes announced and withdrawn in UPDATEs, counted per prefix. */
-  prefixesAnnouncedIn: number;
-  prefixesWithdrawnIn: number;
-  prefixesAnnouncedOut: number;
-  prefixesWithdrawnOut: number;
+  /** Prefixes announced and withdrawn in UPDATEs, counted per prefix (absent where not counted). */
+  prefixesAnnouncedIn?: number;
+  prefixesWithdrawnIn?: number;
+  prefixesAnnouncedOut?: number;
+  prefixesWithdrawnOut?: number;
 }
 
 /** Why we peer: the node-to-node mesh, a BGPPeer for every node, or a BGPPeer for this node. */
@@ -82,6 +82,12 @@ export interface NodeStatus {
   /** Start of this agent process, ISO 8601. */
   startedAt: string;
   version: string;
+  /**
+   * Configuration the agent refused: datastore edits refused since the last change it accepted
+   * (newest last), then what the model asks that cannot be applied now (a BGPPeer with a bad
+   * filter, a changed AS number waiting for a restart). The running state is kept meanwhile.
+   */
+  configErrors?: { code: string; subject: string; message: string; since: string }[];
 }
 
 export interface StatusSource {

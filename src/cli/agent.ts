@@ -3,6 +3,7 @@ import { agentHelp, ConfigError, formatResolvedConfig, loadAgentConfig } from '.
 import { formatAutodetectMethod, IprouteHost } from '../agent/autodetect.ts';
 import { AgentError } from '../agent/errors.ts';
 import { resolveNodeAddresses, runAgent } from '../agent/run.ts';
+import { wiredParts } from '../agent/wiring.ts';
 
 export async function agentCommand(args: string[]): Promise<number> {
   let parsed;
@@ -35,13 +36,16 @@ export async function agentCommand(args: string[]): Promise<number> {
     return 0;
   }
   try {
-    await runAgent(parsed);
+    await runAgent(parsed, { parts: wiredParts() });
   } catch (e) {
     if (e instanceof AgentError) {
       process.stderr.write(`tortie agent: ${e.message} [${e.code}]\n`);
       return 1;
     }
-    throw e;
+    // Any other failure to start still ends with one clear line (and its code when it has one).
+    const code = (e as { code?: unknown }).code;
+    process.stderr.write(`tortie agent: cannot start: ${(e as Error).message ?? String(e)}${typeof code === 'string' ? ` [${code}]` : ''}\n`);
+    return 1;
   }
   // Running: the lifecycle exits the process on SIGTERM/SIGINT.
   return await new Promise<number>(() => undefined);

@@ -45,6 +45,10 @@ export function formatStatus(s: StatusResult): string {
     const failed = s.readiness.checks.filter((c) => !c.ok);
     out.push(s.readiness.ok ? 'ready: yes' : `ready: no (${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')})`);
   }
+  if (n.configErrors?.length) {
+    out.push('configuration refused (the running state is kept):');
+    for (const e of n.configErrors) out.push(`  ${e.subject}: ${e.message} [${e.code}] since ${since(e.since)} UTC`);
+  }
   for (const family of [4, 6] as const) {
     const peers = s.peers.filter((p) => addressFamily(p.address) === family);
     out.push('', `IPv${family} BGP status`);

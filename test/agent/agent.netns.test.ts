@@ -1,5 +1,6 @@
 /**
- * `tortie agent` end to end through bin/tortie, in a namespace the test creates: the control
+ * `tortie agent` end to end through bin/tortie, in a namespace the test creates (one node alone in
+ * its file datastore; test/agent/wiring.netns.test.ts runs three with BGP): the control
  * socket answers `tortie status`, metrics and health listen inside the namespace, SIGTERM removes
  * the socket and exits 0, a second agent on the same socket is refused, and a socket left by a
  * killed agent is taken over by the next one.
@@ -22,7 +23,8 @@ beforeAll(async () => {
   await ns.ipBatch(['link add ens5 type veth peer name ens5p', 'addr add 10.1.0.2/24 dev ens5', 'link set ens5p up', 'link set ens5 up']);
   dir = mkdtempSync(join(tmpdir(), 'ta-agent-'));
   datastore = join(dir, 'cluster.yaml');
-  writeFileSync(datastore, '');
+  // One Node without addresses in the datastore: the agent autodetects its own, and has no peers.
+  writeFileSync(datastore, 'apiVersion: v1\nkind: Node\nmetadata:\n  name: ta-node\nspec:\n  podCIDRs: [10.67.0.0/24]\n');
 });
 
 afterAll(async () => {
@@ -91,7 +93,7 @@ describe('tortie agent in a namespace', () => {
       expect(parsed.peers).toEqual([]);
       expect(Object.keys(parsed)).toEqual(['node', 'peers']);
       const text = await tortie(['status', '--control-socket', sock]);
-      expect(text.stdout).toContain('ready: no (datastore: not synced yet)');
+      expect(text.stdout).toContain('ready: yes');
       expect(text.stdout).toContain('No IPv4 peers found.');
 
       const log = agent.stderr().split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -100,11 +102,14 @@ describe('tortie agent in a namespace', () => {
       const metrics = await waitFor('metrics', async () => httpGet('http://127.0.0.1:9091/metrics'));
       expect(metrics.status).toBe(200);
       expect(metrics.body).toMatch(/^tortie_build_info\{version="[^"]+",node="ta-node"\} 1$/m);
-      expect(metrics.body).toMatch(/^tortie_datastore_synced 0$/m);
+      expect(metrics.body).toMatch(/^tortie_datastore_synced 1$/m);
+      // The node's own block is a blackhole in the kernel.
+      expect(metrics.body).toMatch(/^tortie_dataplane_routes\{kind="blackhole"\} 1$/m);
       expect(await httpGet('http://127.0.0.1:9099/livez')).toEqual({ status: 200, body: 'ok\n' });
-      const ready = await httpGet('http://127.0.0.1:9099/readyz');
-      expect(ready.status).toBe(503);
-      expect(ready.body).toContain('[-]datastore failed: not synced yet');
+      const ready = await httpGet('http://127.0.0.1:9099/readyz?verbose');
+      expect(ready.status).toBe(200);
+      expect(ready.body).toContain('[+]datastore ok: synced');
+      expect(ready.body).toContain('[+]bgp ok: no peers configured');
 
       const second = startAgent(sock, ['--metrics-listen', 'off', '--health-listen', 'off']);
       expect(await second.exited).toBe(1);

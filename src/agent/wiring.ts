@@ -1,0 +1,486 @@
+/**
+ * The real `tortie agent`: the parts factory that ties the datastore, the BGP speaker and the
+ * dataplane together (issue 7). Data flows one way, and every step is an event, never a poll:
+ *
+ *   datastore 'change' --(coalesced per event-loop turn)--> reconcile():
+ *       desired.ts computes peers, originated prefixes and local routes from the snapshot
+ *       -> speaker.addPeer/removePeer, originate/withdraw   (-> UPDATEs to the other nodes)
+ *       -> NodeRoutes.setLocal                              (-> route controller -> netlink)
+ *       -> the CNI's node-state file
+ *   speaker 'best' -> NodeRoutes.setLearned -> route controller -> netlink
+ *   speaker 'peer-state' -> metrics, BGPStatus through the datastore
+ *
+ * Start: datastore first (its first sync), then the node's addresses (annotation, InternalIP,
+ * autodetection: logged with the reason), then the dataplane with our routes found in the kernel
+ * adopted (no flap), then the speaker with local routes originated before any peer is added (so
+ * the first UPDATEs and End-of-RIB carry the complete table, RFC 4724 4.1).
+ * Stop (SIGTERM): the speaker drops its sessions without a NOTIFICATION (peers keep our routes as
+ * graceful restart helpers), the dataplane stops with every kernel route left in place, the
+ * datastore stops; runAgent then removes the control socket.
+ */
+import { dirname, join } from 'node:path';
+import { Speaker, type BestPathEvent, type PeerStatus as SpeakerPeerStatus } from '../bgp/speaker.ts';
+import { Afi } from '../bgp/wire/constants.ts';
+import { formatKey, parsePrefix as ribPrefix } from '../bgp/rib/prefix.ts';
+import { hostVethName } from '../cni/veth-name.ts';
+import { writeNodeState } from '../cni/node-state.ts';
+import { NetlinkKernel, RouteController, type NodeSubnet } from '../dataplane/index.ts';
+import { openDatastore, FileDatastore, type Datastore, type Snapshot, type DatastoreError } from '../datastore/index.ts';
+import { formatIssue } from '../datastore/errors.ts';
+import { IprouteHost, type HostNetwork } from './autodetect.ts';
+import { AgentError, AgentErrorCode } from './errors.ts';
+import { desiredBgp, desiredLocalRoutes, nodeBlocks, samePeerConfig, type DesiredBgp, type DesiredPeer, type DesiredProblem, type Self } from './desired.ts';
+import { readKernelRoutes } from './kernel-routes.ts';
+import { NodeRoutes } from './node-routes.ts';
+import { ribRoutes } from './rib-view.ts';
+import type { AgentContext, AgentParts, PartsFactory } from './run.ts';
+import { PeerType, type DataplaneStats, type NodeStatus, type PeerStatus, type SessionState } from './sources.ts';
+import { VERSION } from '../version.ts';
+
+/** How long the node-state file may grow old before it is rewritten (the plugin may check age). */
+const NODE_STATE_REFRESH_MS = 60_000;
+/** At most this many refused configurations are shown by `tortie status`. */
+const MAX_CONFIG_ERRORS = 10;
+
+export interface WiringOptions {
+  /** The host autodetection and the node-subnet lookup read; the kernel via `ip` by default. */
+  host?: HostNetwork;
+}
+
+interface ConfigErrorEntry {
+  code: string;
+  subject: string;
+  message: string;
+  since: string;
+}
+
+/** The parts factory `tortie agent` runs with. */
+export function wiredParts(options: WiringOptions = {}): PartsFactory {
+  return async (ctx) => new Wiring(ctx, options.host ?? new IprouteHost()).start();
+}
+
+class Wiring {
+  private readonly ctx: AgentContext;
+  private readonly host: HostNetwork;
+  private datastore!: Datastore;
+  private speaker!: Speaker;
+  private controller!: RouteController;
+  private kernel!: NetlinkKernel;
+  private routes!: NodeRoutes;
+  private self!: Self;
+  private bgp!: DesiredBgp;
+  /** Peers applied to the speaker, by key. */
+  private readonly peers = new Map<string, DesiredPeer>();
+  private originated = new Set<string>();
+  private nodeStateText = '';
+  private readonly nodeStateFile: string;
+  private reconcileQueued = false;
+  private stopped = false;
+  /** Refused datastore edits; cleared by the next change the datastore accepts. */
+  private datastoreErrors: ConfigErrorEntry[] = [];
+  /** What the model asks that cannot be applied, as of the last reconcile (key -> entry). */
+  private modelErrors = new Map<string, ConfigErrorEntry>();
+  /** Peers whose End-of-RIB ends the adoption of kernel routes found at start. */
+  private awaitingEor: Set<string> | null = null;
+  private adoptionTimer: NodeJS.Timeout | null = null;
+  private nodeStateTimer: NodeJS.Timeout | null = null;
+
+  constructor(ctx: AgentContext, host: HostNetwork) {
+    this.ctx = ctx;
+    this.host = host;
+    this.nodeStateFile = ctx.config.nodeStateFile ?? join(dirname(ctx.config.controlSocket), 'node.json');
+  }
+
+  private get log() {
+    return this.ctx.log;
+  }
+
+  async start(): Promise<AgentParts> {
+    const { config } = this.ctx;
+    await this.startDatastore();
+    const snap = this.datastore.snapshot();
+    const me = snap.nodes.get(config.nodeName);
+    if (!me) {
+      throw new AgentError(AgentErrorCode.NodeNotFound, `the datastore has no Node named '${config.nodeName}' (--node-name / TORTIE_NODE_NAME); known: ${[...snap.nodes.keys()].join(', ') || 'none'}`);
+    }
+    const addresses = await this.ctx.resolveNodeAddresses({
+      ipv4: { annotation: me.bgp.ipv4Address, internalIPs: [...me.internalIPs] },
+      ipv6: { annotation: me.bgp.ipv6Address, internalIPs: [...me.internalIPs] },
+    });
+    this.self = { name: config.nodeName, ipv4: addresses.ipv4.address, ipv6: addresses.ipv6.address };
+
+    await this.startDataplane(snap);
+    await this.startSpeaker(snap);
+    this.reconcile();
+
+    this.ctx.onReload('datastore and dataplane', async () => {
+      if (this.datastore instanceof FileDatastore) await this.datastore.reload();
+      this.controller.requestResync();
+      this.reconcile();
+    });
+    this.nodeStateTimer = setInterval(() => this.writeNodeState(true), NODE_STATE_REFRESH_MS);
+    this.nodeStateTimer.unref();
+    this.ctx.onStop({
+      name: 'wiring timers',
+      stop: () => {
+        this.stopped = true;
+        if (this.nodeStateTimer) clearInterval(this.nodeStateTimer);
+        if (this.adoptionTimer) clearTimeout(this.adoptionTimer);
+      },
+    });
+    return this.parts();
+  }
+
+  // ---- start -----------------------------------------------------------------------------
+
+  private async startDatastore(): Promise<void> {
+    const { config, log, metrics } = this.ctx;
+    this.datastore = openDatastore(config.datastore, { nodeName: config.nodeName, logger: log.child({ component: 'datastore' }) });
+    let resyncs = 0;
+    this.datastore.on('change', (e) => {
+      metrics.datastoreEvent(e.kind, e.type);
+      // Relists (Kubernetes) and re-read files, counted by the datastore: carried into the metric.
+      const now = this.datastore.stats().resyncs;
+      if (now > resyncs) metrics.datastoreResync(this.datastore.type === 'file' ? 'file re-read' : 'relist', now - resyncs);
+      resyncs = now;
+      // A change only follows an edit the datastore accepted: earlier refusals are history.
+      this.datastoreErrors = [];
+      this.scheduleReconcile();
+    });
+    this.datastore.on('problem', (err) => this.datastoreProblem(err));
+    try {
+      await this.datastore.start();
+    } catch (e) {
+      const err = e as DatastoreError;
+      const issues = err.issues?.length ? `:\n  ${err.issues.map(formatIssue).join('\n  ')}` : '';
+      throw new AgentError(AgentErrorCode.DatastoreFailed, `datastore ${config.datastore.type === 'file' ? `file:${config.datastore.path}` : 'kubernetes'}: ${err.message}${issues}`, { cause: e });
+    }
+    this.ctx.onStop({ name: 'datastore', stop: () => this.datastore.stop() });
+    await this.datastore.synced;
+    log.info({ type: this.datastore.type }, 'datastore synced');
+  }
+
+  private datastoreProblem(err: DatastoreError): void {
+    const issues = (err.issues ?? []).map(formatIssue);
+    this.log.error({ code: err.code, subject: err.subject, issues }, `configuration refused, running state kept: ${err.message}`);
+    this.datastoreErrors.push({ code: err.code, subject: err.subject, message: [err.message, ...issues].join('; '), since: new Date().toISOString() });
+    if (this.datastoreErrors.length > MAX_CONFIG_ERRORS) this.datastoreErrors.shift();
+  }
+
+  /** The node's subnets for on-link next hops: the prefix of the node's address on its interface. */
+  private async nodeSubnets(): Promise<NodeSubnet[]> {
+    const out: NodeSubnet[] = [];
+    const ifaces = await this.host.interfaces().catch(() => []);
+    for (const addr of [this.self.ipv4, this.self.ipv6]) {
+      if (!addr) continue;
+      for (const i of ifaces) {
+        const a = i.addresses.find((x) => x.address === addr);
+        if (a) out.push({ cidr: formatKey(ribPrefix(`${addr}/${a.prefixLength}`, { allowHostBits: true }).key), ifname: i.name });
+      }
+    }
+    return out;
+  }
+
+  private async startDataplane(snap: Snapshot): Promise<void> {
+    const { log } = this.ctx;
+    const subnets = await this.nodeSubnets();
+    this.kernel = new NetlinkKernel();
+    const dlog = log.child({ component: 'dataplane' });
+    try {
+      this.controller = this.makeController(subnets, dlog);
+    } catch (e) {
+      throw new AgentError(AgentErrorCode.StartFailed, `dataplane: ${(e as Error).message}`, { cause: e });
+    }
+    this.routes = new NodeRoutes(this.controller, dlog);
+    await this.adoptAndStart(snap, subnets);
+  }
+
+  private makeController(subnets: NodeSubnet[], dlog: AgentContext['log']): RouteController {
+    const { config } = this.ctx;
+    return new RouteController({
+      kernel: this.kernel,
+      protocol: config.routeProtocol,
+      table: config.routeTable,
+      resyncIntervalMs: config.routeResyncInterval,
+      takeOverConflicts: config.routeTakeover,
+      ecmp: config.ecmp,
+      nodeSubnets: subnets,
+      onConflict: (c) => dlog.warn({ prefix: c.prefix, foreign: c.foreign.map((r) => ({ protocol: r.protocol, type: r.type })) }, 'a foreign route holds a prefix tortie wants; left alone (see --route-takeover)'),
+      onFailure: (f) => dlog.warn({ code: f.code, prefix: f.prefix }, `dataplane: ${f.message}`),
+    });
+  }
+
+  private async adoptAndStart(snap: Snapshot, subnets: NodeSubnet[]): Promise<void> {
+    const { config, log } = this.ctx;
+    // Our routes from before a restart: learned ones are adopted until the peers have spoken.
+    let ours;
+    try {
+      ours = (await this.kernel.dumpRoutes(config.routeTable)).filter((r) => r.protocol === config.routeProtocol);
+    } catch (e) {
+      await this.kernel.close();
+      throw new AgentError(AgentErrorCode.StartFailed, `dataplane: cannot read the kernel's routes: ${(e as Error).message}`, { cause: e });
+    }
+    const adopted = this.routes.adopt(ours);
+    this.forwardingPreserved = ours.length > 0;
+    const local = desiredLocalRoutes(snap, config.nodeName, hostVethName);
+    this.routes.setLocal(local.workloads, local.blackholes);
+    await this.controller.start();
+    this.ctx.onStop({
+      name: 'dataplane',
+      stop: async () => {
+        await this.controller.stop();
+        await this.kernel.close();
+      },
+    });
+    log.info({ subnets, found: ours.length, adopted, workloads: local.workloads.size, blackholes: local.blackholes.size }, `dataplane started: ${ours.length} routes of ours found in the kernel, kept in place`);
+  }
+
+  private forwardingPreserved = false;
+
+  private async startSpeaker(snap: Snapshot): Promise<void> {
+    const { config, log, metrics } = this.ctx;
+    const bgp = desiredBgp(snap, this.self, { advertisePodRoutes: config.advertisePodRoutes, listenPort: config.listenPort });
+    this.bgp = bgp;
+    if (!this.self.ipv4) throw new AgentError(AgentErrorCode.NodeAddress, `node ${this.self.name} has no IPv4 address: the BGP identifier needs one`);
+    const blog = log.child({ component: 'bgp' });
+    try {
+      this.speaker = new Speaker({
+        localAsn: bgp.localAsn,
+        routerId: bgp.routerId,
+        ...(bgp.clusterId ? { clusterId: bgp.clusterId } : {}),
+        clusterRanges: bgp.clusterRanges,
+        listen: { port: bgp.listenPort },
+        gracefulRestart: { restartTime: config.gracefulRestartTime, restarting: this.forwardingPreserved },
+        nextHops: { ...(this.self.ipv4 ? { ipv4: this.self.ipv4 } : {}), ...(this.self.ipv6 ? { ipv6: this.self.ipv6 } : {}) },
+        logger: blog,
+      });
+    } catch (e) {
+      throw new AgentError(AgentErrorCode.StartFailed, `BGP: ${(e as Error).message}`, { cause: e });
+    }
+    this.speaker.on('best', (e) => this.onBest(e));
+    this.speaker.on('peer-state', (e) => {
+      const p = this.peers.get(e.address);
+      blog.info({ peer: e.address, asn: p?.config.asn, type: p?.type, from: e.from, to: e.to }, `BGP peer ${e.address} ${e.from} -> ${e.to}`);
+      metrics.sessionTransition(e.address, e.from as SessionState, e.to as SessionState);
+      this.writeStatus();
+    });
+    this.speaker.on('peer-error', (e) => {
+      const p = this.peers.get(e.address);
+      blog.warn({ peer: e.address, asn: p?.config.asn, err: e.error }, 'BGP peer error');
+    });
+    this.speaker.on('end-of-rib', (e) => {
+      if (!this.awaitingEor?.delete(e.address)) return;
+      if (this.awaitingEor.size === 0) this.endAdoption('every peer sent End-of-RIB');
+    });
+    try {
+      await this.speaker.start();
+    } catch (e) {
+      throw new AgentError(AgentErrorCode.StartFailed, `BGP: cannot listen on port ${bgp.listenPort}: ${(e as Error).message}`, { cause: e });
+    }
+    this.ctx.onStop({ name: 'BGP speaker', stop: () => this.speaker.closeForRestart() });
+    log.info({ asn: bgp.localAsn, routerId: bgp.routerId, listenPort: bgp.listenPort, clusterRanges: bgp.clusterRanges, restarting: this.forwardingPreserved }, 'BGP speaker started');
+
+    // Originate first, peers second: the first table each peer gets is complete.
+    this.applyOriginated(bgp.originated);
+    if (this.routes.adoptedCount > 0) {
+      this.awaitingEor = new Set(bgp.peers.keys());
+      const waitMs = Math.max(1, config.gracefulRestartTime) * 1000;
+      this.adoptionTimer = setTimeout(() => this.endAdoption(`no End-of-RIB from ${[...(this.awaitingEor ?? [])].join(', ')} within ${waitMs / 1000} s`), waitMs);
+      this.adoptionTimer.unref();
+      if (this.awaitingEor.size === 0) this.endAdoption('no peers');
+    }
+  }
+
+  private endAdoption(why: string): void {
+    if (this.adoptionTimer) clearTimeout(this.adoptionTimer);
+    this.adoptionTimer = null;
+    this.awaitingEor = null;
+    const removed = this.routes.sweepAdopted();
+    this.log.info({ removed, why }, `routes kept from before the restart reconciled: ${removed} no longer announced were removed`);
+  }
+
+  private onBest(e: BestPathEvent): void {
+    // Originated routes are programmed from the model (local routes); learned ones via their next hop.
+    const learned = e.route && e.route.peer !== null ? (e.route.nextHop ?? null) : null;
+    this.routes.setLearned(e.prefix, learned);
+  }
+
+  // ---- reconcile ---------------------------------------------------------------------------
+
+  private scheduleReconcile(): void {
+    if (this.reconcileQueued || this.stopped) return;
+    this.reconcileQueued = true;
+    setImmediate(() => {
+      this.reconcileQueued = false;
+      if (this.stopped) return;
+      try {
+        this.reconcile();
+      } catch (e) {
+        // A model the wiring cannot digest must not take the node's routing down with the process.
+        this.log.error({ err: e }, 'reconcile failed; the running state is kept until the next change');
+      }
+    });
+  }
+
+  /** Brings the speaker, the local routes and the node-state file in line with the model. */
+  private reconcile(): void {
+    if (!this.speaker) return;
+    const { config } = this.ctx;
+    const snap = this.datastore.snapshot();
+    const local = desiredLocalRoutes(snap, config.nodeName, hostVethName);
+    this.routes.setLocal(local.workloads, local.blackholes);
+    const bgp = desiredBgp(snap, this.self, { advertisePodRoutes: config.advertisePodRoutes, listenPort: config.listenPort });
+    const before = this.bgp;
+    for (const [what, a, b] of [
+      ['AS number', before.localAsn, bgp.localAsn],
+      ['listen port', before.listenPort, bgp.listenPort],
+      ['route reflector cluster ID', before.clusterId, bgp.clusterId],
+      ['cluster ranges', before.clusterRanges.join(','), bgp.clusterRanges.join(',')],
+    ] as const) {
+      if (a !== b) bgp.problems.push({ subject: 'BGPConfiguration default', code: 'TORTIE_RESTART_NEEDED', message: `the ${what} changed from ${a} to ${b}; it takes effect when the agent restarts` });
+    }
+    this.bgp = { ...bgp, localAsn: before.localAsn, listenPort: before.listenPort, clusterId: before.clusterId, clusterRanges: before.clusterRanges };
+    this.applyOriginated(bgp.originated);
+    this.applyPeers(bgp);
+    this.reportProblems(bgp.problems);
+    this.writeNodeState(false);
+    this.writeStatus();
+  }
+
+  /** Logs each problem once, when it appears; `tortie status` shows those still present. */
+  private reportProblems(problems: DesiredProblem[]): void {
+    const next = new Map<string, ConfigErrorEntry>();
+    for (const p of problems) {
+      const key = `${p.code}|${p.subject}|${p.message}`;
+      const known = this.modelErrors.get(key);
+      if (!known) this.log.error({ code: p.code, subject: p.subject, peer: p.peer }, `configuration refused: ${p.subject}: ${p.message}`);
+      next.set(key, known ?? { code: p.code, subject: p.subject, message: p.message, since: new Date().toISOString() });
+    }
+    this.modelErrors = next;
+  }
+
+  private applyOriginated(next: Set<string>): void {
+    for (const p of this.originated) if (!next.has(p)) this.speaker.withdraw(p);
+    for (const p of next) if (!this.originated.has(p)) this.speaker.originate(p);
+    this.originated = new Set(next);
+  }
+
+  private applyPeers(bgp: DesiredBgp): void {
+    const refused = new Set(bgp.problems.map((p) => p.peer).filter((p): p is string => !!p));
+    for (const [key, applied] of this.peers) {
+      const want = bgp.peers.get(key);
+      if (want && samePeerConfig(want.config, applied.config)) {
+        this.peers.set(key, want);
+        continue;
+      }
+      // A peer whose new configuration was refused keeps running as it was.
+      if (!want && refused.has(key)) continue;
+      this.speaker.removePeer(key);
+      this.peers.delete(key);
+      this.awaitingEor?.delete(key);
+      this.ctx.metrics.forgetPeer(key);
+      if (!want) this.log.info({ peer: key, asn: applied.config.asn, type: applied.type, origin: applied.origin }, `BGP peer ${key} removed`);
+    }
+    for (const [key, want] of bgp.peers) {
+      if (this.peers.has(key)) continue;
+      try {
+        this.speaker.addPeer(want.config);
+      } catch (e) {
+        bgp.problems.push({ subject: want.origin, peer: key, code: (e as { code?: string }).code ?? 'TORTIE_PEER_REFUSED', message: (e as Error).message });
+        continue;
+      }
+      this.peers.set(key, want);
+      this.log.info({ peer: key, asn: want.config.asn, type: want.type, origin: want.origin, port: want.config.port, mode: want.config.mode }, `BGP peer ${key} added (${want.type})`);
+    }
+    for (const p of this.peers.values()) {
+      if (p.hasPassword) bgp.problems.push({ subject: p.origin, peer: p.key, code: 'TORTIE_MD5_UNSUPPORTED', message: `a password is configured for ${p.key}, but TCP MD5 (RFC 2385) is not available to Node.js sockets; the session is attempted without it` });
+    }
+    if (this.awaitingEor?.size === 0) this.endAdoption('the remaining peers were removed');
+  }
+
+  private writeNodeState(refresh: boolean): void {
+    const snap = this.datastore.snapshot();
+    const podCIDRs = nodeBlocks(snap, this.self.name);
+    const text = JSON.stringify(podCIDRs);
+    if (!refresh && text === this.nodeStateText) return;
+    if (podCIDRs.length === 0) return;
+    try {
+      writeNodeState(this.nodeStateFile, { nodeName: this.self.name, podCIDRs });
+      if (text !== this.nodeStateText) this.log.info({ file: this.nodeStateFile, podCIDRs }, 'node state written for the CNI plugin');
+      this.nodeStateText = text;
+    } catch (e) {
+      this.log.error({ file: this.nodeStateFile, err: (e as Error).message }, 'cannot write the node state file for the CNI plugin');
+    }
+  }
+
+  private writeStatus(): void {
+    if (this.stopped || !this.speaker) return;
+    const peers = this.peerStatus();
+    this.datastore.writeStatus(this.self.name, {
+      established: peers.filter((p) => p.state === 'Established').length,
+      total: peers.length,
+      peers: peers.map((p) => ({ address: p.address, asNumber: p.asNumber, type: p.type, state: p.state, since: p.since, lastError: p.lastError ?? '' })),
+      updated: '',
+    });
+  }
+
+  // ---- sources -------------------------------------------------------------------------------
+
+  private peerStatus(): PeerStatus[] {
+    return this.speaker.status().map((s: SpeakerPeerStatus) => {
+      const p = this.peers.get(s.address);
+      return {
+        address: s.address,
+        ...(p?.config.port && p.config.port !== 179 ? { port: p.config.port } : {}),
+        asNumber: s.asn,
+        type: p?.type ?? PeerType.Global,
+        state: s.state as SessionState,
+        since: s.since,
+        prefixesReceived: s.prefixesReceived,
+        prefixesAccepted: s.prefixesAccepted,
+        prefixesAdvertised: s.prefixesAdvertised,
+        lastError: s.lastError,
+        counters: { messagesReceived: { UPDATE: s.updatesReceived }, messagesSent: { UPDATE: s.updatesSent } },
+      };
+    });
+  }
+
+  private nodeStatus(): NodeStatus {
+    return {
+      name: this.self.name,
+      asNumber: this.bgp.localAsn,
+      routerId: this.bgp.routerId,
+      ipv4Address: this.self.ipv4,
+      ipv6Address: this.self.ipv6,
+      startedAt: this.ctx.startedAt,
+      version: VERSION,
+      configErrors: [...this.datastoreErrors, ...this.modelErrors.values()],
+    };
+  }
+
+  private dataplaneStats(): DataplaneStats {
+    const c = this.controller.counters;
+    return {
+      routes: c.routes,
+      resyncs: c.resyncs,
+      resyncSecondsTotal: c.resyncSecondsTotal,
+      lastResyncSeconds: c.lastResyncSeconds,
+      failures: c.failures,
+      repairs: c.repairs,
+      conflicts: c.conflicts,
+      pendingInterface: c.pendingInterface,
+    };
+  }
+
+  private parts(): AgentParts {
+    const { config } = this.ctx;
+    return {
+      status: { node: () => this.nodeStatus(), peers: () => this.peerStatus() },
+      routes: { routes: (q) => ribRoutes(this.speaker.rib, q) },
+      kernel: { kernelRoutes: (prefixes) => readKernelRoutes(prefixes, { protocol: config.routeProtocol, table: config.routeTable }) },
+      sync: { synced: () => this.datastore.isSynced },
+      locRib: { locRibSize: () => ({ ipv4: this.speaker.rib.locRibSize(Afi.IPv4), ipv6: this.speaker.rib.locRibSize(Afi.IPv6) }) },
+      dataplane: { stats: () => this.dataplaneStats() },
+    };
+  }
+}

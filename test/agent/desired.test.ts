@@ -1,0 +1,117 @@
+/**
+ * desired.ts: what a node runs, from the model alone. Snapshots come from the file datastore
+ * reading YAML, the same path the agent takes.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { desiredBgp, desiredLocalRoutes, filtersToPolicy, originatedPrefixes } from '../../src/agent/desired.ts';
+import { FileDatastore } from '../../src/datastore/index.ts';
+import type { Snapshot } from '../../src/datastore/index.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'tw-desired-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+async function snapshot(yaml: string, nodeName = 'a'): Promise<Snapshot> {
+  const path = join(dir, `c${n++}.yaml`);
+  writeFileSync(path, yaml);
+  const ds = new FileDatastore({ path, nodeName, fsWatch: false, statusFiles: false });
+  await ds.start();
+  const s = ds.snapshot();
+  await ds.stop();
+  return s;
+}
+
+const node = (name: string, addr: string, cidr: string, extra = '') =>
+  `apiVersion: v1\nkind: Node\nmetadata:\n  name: ${name}\n${extra}spec:\n  podCIDRs: [${cidr}]\nstatus:\n  addresses:\n    - type: InternalIP\n      address: ${addr}\n---\n`;
+const pod = (name: string, nodeName: string, ip: string, more = '') =>
+  `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\n  namespace: default\nspec:\n  nodeName: ${nodeName}\n${more}status:\n  phase: Running\n  podIPs:\n    - ip: ${ip}\n---\n`;
+const THREE = node('a', '198.51.100.1', '10.0.1.0/24') + node('b', '198.51.100.2', '10.0.2.0/24') + node('c', '198.51.100.3', '10.0.3.0/24');
+const self = { name: 'a', ipv4: '198.51.100.1', ipv6: null };
+const opts = { advertisePodRoutes: false, listenPort: null };
+
+describe('desired BGP configuration', () => {
+  it('meshes with every other node, the lower address dialling, at the cluster AS', async () => {
+    const d = desiredBgp(await snapshot(THREE), self, opts);
+    expect(d.localAsn).toBe(64512);
+    expect(d.routerId).toBe('198.51.100.1');
+    expect([...d.peers.keys()].sort()).toEqual(['198.51.100.2', '198.51.100.3']);
+    expect(d.peers.get('198.51.100.2')).toMatchObject({ type: 'mesh', config: { asn: 64512, mode: 'mesh', localAddress: '198.51.100.1', port: 179, allowClusterRanges: true } });
+    expect(d.clusterRanges).toEqual(['10.0.1.0/24', '10.0.2.0/24', '10.0.3.0/24']);
+    expect(d.problems).toEqual([]);
+  });
+
+  it('has no mesh when nodeToNodeMeshEnabled is false, and takes AS numbers from annotations', async () => {
+    const cfg = `apiVersion: tortie.dev/v1alpha1\nkind: BGPConfiguration\nmetadata:\n  name: default\nspec:\n  asNumber: 64600\n  nodeToNodeMeshEnabled: false\n---\n`;
+    expect((desiredBgp(await snapshot(cfg + THREE), self, opts)).peers.size).toBe(0);
+    const annotated = node('a', '198.51.100.1', '10.0.1.0/24', '  annotations:\n    tortie.dev/as-number: "65001"\n') + node('b', '198.51.100.2', '10.0.2.0/24', '  annotations:\n    tortie.dev/as-number: "65002"\n');
+    const d = desiredBgp(await snapshot(annotated), self, opts);
+    expect(d.localAsn).toBe(65001);
+    expect(d.peers.get('198.51.100.2')!.config.asn).toBe(65002);
+  });
+
+  it('applies BGPPeers by node and nodeSelector; a node-specific peer wins over the mesh; peerSelector picks nodes', async () => {
+    const peers =
+      `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: tor\nspec:\n  peerIP: 198.51.100.9\n  asNumber: 65009\n  node: a\n---\n` +
+      `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: other\nspec:\n  peerIP: 198.51.100.8\n  asNumber: 65008\n  node: b\n---\n` +
+      `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: rr\nspec:\n  peerSelector: role == 'rr'\n---\n`;
+    const withRr = THREE.replace('name: c\n', "name: c\n  labels:\n    role: rr\n");
+    const d = desiredBgp(await snapshot(withRr + peers), self, opts);
+    expect(d.peers.get('198.51.100.9')).toMatchObject({ type: 'node', origin: 'BGPPeer tor', config: { asn: 65009, allowClusterRanges: false, mode: 'both' } });
+    expect(d.peers.has('198.51.100.8')).toBe(false);
+    // c is a mesh peer and chosen by the rr BGPPeer: the BGPPeer wins, still dialled one way.
+    expect(d.peers.get('198.51.100.3')).toMatchObject({ origin: 'BGPPeer rr', config: { mode: 'mesh', allowClusterRanges: true } });
+  });
+
+  it('refuses a peer at our own address and NotIn filters, naming the BGPPeer', async () => {
+    const peers =
+      `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: self\nspec:\n  peerIP: 198.51.100.1\n  asNumber: 65009\n---\n` +
+      `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: notin\nspec:\n  peerIP: 198.51.100.7\n  asNumber: 65007\n  importFilters:\n    - cidr: 10.0.0.0/8\n      matchOperator: NotIn\n      action: Reject\n---\n`;
+    const d = desiredBgp(await snapshot(THREE + peers), self, opts);
+    expect(d.peers.has('198.51.100.1')).toBe(false);
+    expect(d.peers.has('198.51.100.7')).toBe(false);
+    expect(d.problems).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ subject: 'BGPPeer self', code: 'TORTIE_PEER_IS_SELF' }),
+        expect.objectContaining({ subject: 'BGPPeer notin', peer: '198.51.100.7', code: 'TORTIE_BAD_FILTER', message: expect.stringContaining('NotIn') }),
+      ]),
+    );
+  });
+
+  it('turns filters into a first-match policy: Equal exact, In with every longer prefix, communities', () => {
+    const p = filtersToPolicy(
+      [
+        { action: 'Accept', cidr: '10.1.0.0/16', matchOperator: 'In', community: 'edge' },
+        { action: 'Reject', cidr: '10.2.0.0/16', matchOperator: 'Equal', community: null },
+      ],
+      new Map([['edge', '65000:100']]),
+      'export',
+    );
+    expect(p).toEqual({
+      defaultAction: 'accept',
+      rules: [
+        { name: 'exportFilters[0]', match: { prefixes: [{ prefix: '10.1.0.0/16', ge: 16, le: 32 }] }, action: 'accept', set: { addCommunities: ['65000:100'] } },
+        { name: 'exportFilters[1]', match: { prefixes: [{ prefix: '10.2.0.0/16', ge: 16, le: 16 }] }, action: 'reject' },
+      ],
+    });
+  });
+});
+
+describe('originated prefixes and local routes', () => {
+  const pods = pod('in', 'a', '10.0.1.5') + pod('out', 'a', '10.9.0.7') + pod('host', 'a', '198.51.100.1', '  hostNetwork: true\n') + pod('elsewhere', 'b', '10.0.2.9');
+
+  it('originates each block, plus a /32 for pods outside the blocks (every pod with --advertise-pod-routes)', async () => {
+    const s = await snapshot(THREE + pods);
+    expect([...originatedPrefixes(s, 'a', false)].sort()).toEqual(['10.0.1.0/24', '10.9.0.7/32']);
+    expect([...originatedPrefixes(s, 'a', true)].sort()).toEqual(['10.0.1.0/24', '10.0.1.5/32', '10.9.0.7/32']);
+  });
+
+  it("routes each local pod to its host veth, named as the CNI names it, and blackholes the node's blocks", async () => {
+    const s = await snapshot(THREE + pods);
+    const r = desiredLocalRoutes(s, 'a', (ns, name) => `tor-${ns}-${name}`);
+    expect(Object.fromEntries(r.workloads)).toEqual({ '10.0.1.5/32': 'tor-default-in', '10.9.0.7/32': 'tor-default-out' });
+    expect([...r.blackholes]).toEqual(['10.0.1.0/24']);
+  });
+});

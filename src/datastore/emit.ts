@@ -1,0 +1,15 @@
+import type { EventEmitter } from 'node:events';
+import type { ChangeEvent, DatastoreEvents } from './model.ts';
+import type { Logger } from './logger.ts';
+
+/**
+ * Emits a change. A listener that throws is a bug downstream; it is logged, and must not unwind
+ * into the informer or file reader that delivered the change (that would stop the datastore).
+ */
+export function emitChange(emitter: EventEmitter<DatastoreEvents>, log: Logger, event: ChangeEvent): void {
+  try {
+    emitter.emit('change', event);
+  } catch (err) {
+    log.error({ err: err instanceof Error ? err.stack : String(err), kind: event.kind, key: event.key, type: event.type }, 'change listener threw');
+  }
+}

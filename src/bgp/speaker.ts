@@ -1,0 +1,582 @@
+/**
+ * The BGP speaker: owns the peers (one Session each) and the RIBs, and wires them together. Peers
+ * come and go at run time without disturbing the others; local routes are originated and withdrawn;
+ * best-path changes come out as events for whoever programs the kernel. Knows nothing of
+ * Kubernetes or the kernel.
+ *
+ * Sending: a peer's session pulls from its Adj-RIB-Out (`Rib.takePending`) only while its socket can
+ * take more, a bounded batch at a time, yielding between batches so that one peer never holds up
+ * another. A slow peer therefore costs a set of pending prefixes, never a queue of messages.
+ */
+import { EventEmitter } from 'node:events';
+import net, { type Server, type Socket } from 'node:net';
+import type { AttrPool} from './rib/attrs.ts';
+import { type AttrInput, type AttrSet } from './rib/attrs.ts';
+import type { Policy } from './rib/policy.ts';
+import { compareAddresses, formatIPv6, formatKey, keysToList, parseIPv4, parseIPv6, type RouteKey } from './rib/prefix.ts';
+import { AFIS, Rib, type RibPeer } from './rib/rib.ts';
+import { systemClock, type Clock, type TimerHandle } from './session/clock.ts';
+import { normalizeAddress } from './session/connection.ts';
+import type { State } from './session/fsm.ts';
+import { afiName, type LocalOpenConfig, type Negotiated } from './session/open.ts';
+import { Session, type SessionHandler } from './session/session.ts';
+import { encodeAnnouncements, encodeEndOfRib, encodeWithdrawals, endOfRibFamily, EncodeError } from './wire/index.ts';
+import { Afi, BGP_PORT, CeaseSubcode, ErrorCode, RouteRefreshSubtype, Safi } from './wire/constants.ts';
+import type { BgpError, PathAttributes, RouteRefreshMessage, UpdateDecodeResult, UpdateMessage } from './wire/types.ts';
+
+export type FamilyName = 'ipv4' | 'ipv6';
+
+export interface SpeakerLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+const silent: SpeakerLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface SpeakerOptions {
+  localAsn: number;
+  /** BGP identifier, dotted quad. */
+  routerId: string;
+  /** RFC 4456 cluster ID when reflecting (default: the router ID). */
+  clusterId?: string;
+  /** The cluster's pod and service ranges, protected from external peers (rib.ts). */
+  clusterRanges?: string[];
+  /** Where to accept connections; `false` for none. Default: port 179 on every address. */
+  listen?: { port?: number; host?: string } | false;
+  /** Seconds we propose (default 90). */
+  holdTime?: number;
+  /** Seconds between connection attempts (default 5: nodes come and go, and sessions are cheap). */
+  connectRetryTime?: number;
+  /** Idle hold backoff after errors (default 1 s doubling to 60 s). */
+  idleHold?: { initialMs: number; maxMs: number };
+  families?: FamilyName[];
+  /** RFC 4724. Omit to not advertise graceful restart. */
+  gracefulRestart?: {
+    /** Seconds peers should keep our routes while we restart. */
+    restartTime: number;
+    /** We have just restarted with forwarding state kept: advertise the R and F bits. */
+    restarting?: boolean;
+    /** Seconds a restarted peer's stale routes are kept after it comes back (default 360). */
+    staleTime?: number;
+  };
+  /** Next hops we advertise as "self" for the family the session's own address is not in. */
+  nextHops?: { ipv4?: string; ipv6?: string };
+  nextHopReachable?: (nextHop: string, afi: Afi) => boolean;
+  clock?: Clock;
+  logger?: SpeakerLogger;
+}
+
+export interface MaxPrefixConfig {
+  limit: number;
+  /** Warn once, or tear the session down (Cease, RFC 4486 subcode 1) and retry after `restartAfter`. */
+  action: 'warn' | 'teardown';
+  /** Seconds before retrying after a teardown (default 60). */
+  restartAfter?: number;
+}
+
+export interface PeerConfig {
+  address: string;
+  asn: number;
+  /** Default 179. */
+  port?: number;
+  /** Source address for our connections. Required for `mesh`. */
+  localAddress?: string;
+  /**
+   * Who dials: 'both' (default, with collision detection), 'active', 'passive', or 'mesh': the lower
+   * address dials and the higher one listens (Calico's rule), so a reconnect never collides.
+   */
+  mode?: 'both' | 'active' | 'passive' | 'mesh';
+  families?: FamilyName[];
+  holdTime?: number;
+  routeReflectorClient?: boolean;
+  nextHopSelf?: boolean;
+  importPolicy?: Policy;
+  exportPolicy?: Policy;
+  allowClusterRanges?: boolean;
+  maxPrefixes?: MaxPrefixConfig;
+  description?: string;
+}
+
+export interface PeerStatus {
+  address: string;
+  asn: number;
+  type: 'ibgp' | 'ebgp';
+  state: State;
+  /** When the state last changed (ISO 8601). */
+  since: string;
+  prefixesReceived: number;
+  prefixesAccepted: number;
+  prefixesAdvertised: number;
+  lastError: string | null;
+  /** UPDATE messages since the session came up. */
+  updatesReceived: number;
+  updatesSent: number;
+  description?: string;
+}
+
+export interface BestPathEvent {
+  family: FamilyName;
+  prefix: string;
+  /** The new best route, or null when the prefix is gone. */
+  route: { nextHop: string | undefined; peer: string | null; attrs: AttrSet } | null;
+}
+
+export class SpeakerError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'SpeakerError';
+    this.code = code;
+  }
+}
+
+interface PeerRuntime {
+  config: PeerConfig;
+  key: string;
+  rib: RibPeer;
+  session: Session;
+  families: Afi[];
+  flushScheduled: boolean;
+  /** Families whose End-of-RIB we sent since the session came up. */
+  eorSent: Set<Afi>;
+  /** What was negotiated on the last Established session (for graceful restart after it drops). */
+  lastNegotiated: Negotiated | null;
+  /** RFC 4724: restart timer (peer down) or stale timer (peer back). */
+  grTimer: TimerHandle | null;
+  maxPrefixTimer: TimerHandle | null;
+  maxPrefixWarned: boolean;
+  lastError: string | null;
+  removed: boolean;
+}
+
+const toAfi = (f: FamilyName): Afi => (f === 'ipv4' ? Afi.IPv4 : Afi.IPv6);
+
+/** Canonical text of an address (so that "2001:DB8::1" and Node's "2001:db8::1" meet). */
+export function canonicalAddress(a: string): string {
+  const n = normalizeAddress(a) ?? a;
+  if (n.includes(':')) {
+    const w = parseIPv6(n);
+    if (!w) throw new SpeakerError('bgp-invalid-address', `"${a}" is not an IP address`);
+    return formatIPv6(w);
+  }
+  if (parseIPv4(n) === null) throw new SpeakerError('bgp-invalid-address', `"${a}" is not an IP address`);
+  return n;
+}
+
+export class Speaker extends EventEmitter<{
+  best: [BestPathEvent];
+  'peer-state': [{ address: string; from: State; to: State }];
+  'peer-error': [{ address: string; error: string }];
+}> {
+  readonly rib: Rib;
+  private readonly opts: SpeakerOptions;
+  private readonly clock: Clock;
+  private readonly log: SpeakerLogger;
+  private readonly peers = new Map<string, PeerRuntime>();
+  private readonly routerId: number;
+  private server: Server | null = null;
+  /** Wire attributes per interned set and family (the encoder's input), computed once. */
+  private readonly wireAttrs = [new WeakMap<AttrSet, PathAttributes>(), new WeakMap<AttrSet, PathAttributes>()];
+
+  constructor(opts: SpeakerOptions) {
+    super();
+    this.opts = opts;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.logger ?? silent;
+    const id = parseIPv4(opts.routerId);
+    if (id === null || id === 0) throw new SpeakerError('bgp-invalid-router-id', `router ID "${opts.routerId}" must be a non-zero dotted quad`);
+    this.routerId = id;
+    if (!Number.isInteger(opts.localAsn) || opts.localAsn < 1 || opts.localAsn > 0xffffffff) {
+      throw new SpeakerError('bgp-invalid-asn', `local AS ${opts.localAsn} must be an integer 1-4294967295`);
+    }
+    const clusterId = opts.clusterId !== undefined ? parseIPv4(opts.clusterId) : id;
+    if (clusterId === null) throw new SpeakerError('bgp-invalid-cluster-id', `cluster ID "${opts.clusterId}" must be a dotted quad`);
+    this.rib = new Rib({ localAsn: opts.localAsn, routerId: id, clusterId, clusterRanges: opts.clusterRanges, nextHopReachable: opts.nextHopReachable });
+    this.rib.onBestChange((afi, key, best) => {
+      if (this.listenerCount('best') === 0) return;
+      this.emit('best', {
+        family: afi === Afi.IPv4 ? 'ipv4' : 'ipv6',
+        prefix: formatKey(key),
+        route: best ? { nextHop: best.attrs.nextHop, peer: best.source.kind === 'local' ? null : best.source.address, attrs: best.attrs } : null,
+      });
+    });
+  }
+
+  get pool(): AttrPool {
+    return this.rib.pool;
+  }
+
+  /** Starts listening (when configured). Peers start as they are added. */
+  async start(): Promise<void> {
+    if (this.opts.listen === false || this.server) return;
+    const port = this.opts.listen?.port ?? BGP_PORT;
+    const host = this.opts.listen?.host ?? '::';
+    const server = net.createServer((socket) => this.onIncoming(socket));
+    server.on('error', (e) => this.log.error({ err: e.message }, 'BGP listener error'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+  }
+
+  /** The port we listen on (useful with port 0). */
+  get listenPort(): number | undefined {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a.port : undefined;
+  }
+
+  async stop(): Promise<void> {
+    for (const rt of [...this.peers.values()]) this.removePeer(rt.config.address);
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Peers
+
+  addPeer(config: PeerConfig): void {
+    const key = canonicalAddress(config.address);
+    if (this.peers.has(key)) throw new SpeakerError('bgp-peer-exists', `peer ${key} is already configured`);
+    if (!Number.isInteger(config.asn) || config.asn < 1 || config.asn > 0xffffffff) {
+      throw new SpeakerError('bgp-invalid-asn', `peer ${key}: AS ${config.asn} must be an integer 1-4294967295`);
+    }
+    const mode = config.mode ?? 'both';
+    let passive = mode === 'passive';
+    if (mode === 'mesh') {
+      if (!config.localAddress) throw new SpeakerError('bgp-mesh-needs-local-address', `peer ${key}: mesh mode needs localAddress to decide who dials`);
+      // Calico's rule: the lower address connects, the higher one listens.
+      passive = compareAddresses(canonicalAddress(config.localAddress), key) > 0;
+    }
+    const families = (config.families ?? this.opts.families ?? ['ipv4', 'ipv6']).map(toAfi);
+    const rib = this.rib.addPeer({
+      id: key,
+      address: key,
+      asn: config.asn,
+      routeReflectorClient: config.routeReflectorClient,
+      nextHopSelf: config.nextHopSelf,
+      importPolicy: config.importPolicy,
+      exportPolicy: config.exportPolicy,
+      allowClusterRanges: config.allowClusterRanges,
+    });
+    const rt = { config, key, rib, families, flushScheduled: false, eorSent: new Set(), lastNegotiated: null, grTimer: null, maxPrefixTimer: null, maxPrefixWarned: false, lastError: null, removed: false } as unknown as PeerRuntime;
+    rt.session = new Session(
+      {
+        peerAddress: key,
+        peerPort: config.port,
+        localAddress: config.localAddress,
+        local: this.localOpen(config, families),
+        peerAsn: config.asn,
+        passive,
+        connectRetryTime: this.opts.connectRetryTime ?? 5,
+        idleHold: this.opts.idleHold ?? { initialMs: 1000, maxMs: 60_000 },
+        clock: this.clock,
+      },
+      this.handlerFor(rt),
+    );
+    rib.onPending = () => this.scheduleFlush(rt);
+    this.peers.set(key, rt);
+    rt.session.start();
+  }
+
+  /** Stops the peer's session (Cease/Peer De-configured) and withdraws what it gave us. */
+  removePeer(address: string): boolean {
+    const key = canonicalAddress(address);
+    const rt = this.peers.get(key);
+    if (!rt) return false;
+    rt.removed = true;
+    rt.grTimer?.cancel();
+    rt.maxPrefixTimer?.cancel();
+    rt.session.stop({ code: ErrorCode.Cease, subcode: CeaseSubcode.PeerDeconfigured, data: new Uint8Array(0), reason: 'peer de-configured' });
+    this.peers.delete(key);
+    this.rib.removePeer(rt.rib);
+    return true;
+  }
+
+  /** Asks the peer to send its routes again (RFC 2918); false when it does not support that. */
+  refresh(address: string, family: FamilyName = 'ipv4'): boolean {
+    const rt = this.peers.get(canonicalAddress(address));
+    if (!rt) return false;
+    const msg: RouteRefreshMessage = { type: 'route-refresh', afi: toAfi(family), safi: Safi.Unicast, subtype: RouteRefreshSubtype.Normal };
+    return rt.session.requestRefresh(msg);
+  }
+
+  status(): PeerStatus[] {
+    const wallNow = Date.now();
+    const now = this.clock.now();
+    return [...this.peers.values()].map((rt) => ({
+      address: rt.key,
+      asn: rt.config.asn,
+      type: rt.rib.kind === 'ibgp' ? 'ibgp' : 'ebgp',
+      state: rt.session.state,
+      since: new Date(wallNow - (now - rt.session.since)).toISOString(),
+      prefixesReceived: rt.rib.received(),
+      prefixesAccepted: rt.rib.accepted(),
+      prefixesAdvertised: rt.rib.advertised(),
+      lastError: rt.lastError ?? rt.session.lastError,
+      updatesReceived: rt.session.counters.updatesIn,
+      updatesSent: rt.session.counters.updatesOut,
+      ...(rt.config.description ? { description: rt.config.description } : {}),
+    }));
+  }
+
+  peerStatus(address: string): PeerStatus | undefined {
+    const key = canonicalAddress(address);
+    return this.status().find((s) => s.address === key);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Local routes
+
+  /** Originates a route ("10.244.1.0/26", "fd00::/64"); attributes are optional (ORIGIN IGP). */
+  originate(prefix: string, attrs: AttrInput = {}): void {
+    this.rib.originate(prefix, attrs);
+  }
+
+  withdraw(prefix: string): boolean {
+    return this.rib.withdrawLocal(prefix);
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private localOpen(config: PeerConfig, families: Afi[]): LocalOpenConfig {
+    const gr = this.opts.gracefulRestart;
+    return {
+      localAsn: this.opts.localAsn,
+      routerId: this.routerId,
+      holdTime: config.holdTime ?? this.opts.holdTime ?? 90,
+      families,
+      ...(gr ? { gracefulRestart: { restartTime: gr.restartTime, restarting: !!gr.restarting, forwardingPreserved: !!gr.restarting } } : {}),
+    };
+  }
+
+  private onIncoming(socket: Socket): void {
+    let key: string;
+    try {
+      key = canonicalAddress(socket.remoteAddress ?? '');
+    } catch {
+      socket.destroy();
+      return;
+    }
+    const rt = this.peers.get(key);
+    if (!rt) {
+      // Not a configured peer: refuse without a word (RFC 4271 8: connections from unknown peers).
+      socket.destroy();
+      return;
+    }
+    rt.session.acceptIncoming(socket);
+  }
+
+  private handlerFor(rt: PeerRuntime): SessionHandler {
+    return {
+      stateChanged: (from, to) => {
+        this.log.info({ peer: rt.key, from, to }, 'BGP session state');
+        this.emit('peer-state', { address: rt.key, from, to });
+      },
+      established: (n) => this.onEstablished(rt, n),
+      down: (info) => {
+        if (!info.wasEstablished) return;
+        rt.lastError = info.reason;
+        this.emit('peer-error', { address: rt.key, error: info.reason });
+        const n = rt.lastNegotiated;
+        const graceful = info.graceful && !!n?.peerGracefulRestart && !rt.removed;
+        this.rib.peerDown(rt.rib, { keepStale: graceful });
+        if (graceful) {
+          // RFC 4724 4.2: keep the routes for the peer's restart time; purge if it does not return.
+          rt.grTimer?.cancel();
+          rt.grTimer = this.clock.setTimer(n!.peerGracefulRestart!.restartTime * 1000, () => {
+            rt.grTimer = null;
+            const purged = this.rib.purgeStale(rt.rib);
+            this.log.info({ peer: rt.key, purged }, 'graceful restart: peer did not return in time, stale routes purged');
+          });
+        }
+      },
+      update: (msg, outcome) => this.onUpdate(rt, msg, outcome),
+      routeRefresh: (msg) => {
+        if (msg.subtype !== RouteRefreshSubtype.Normal || !rt.families.includes(msg.afi)) return;
+        rt.eorSent.delete(msg.afi);
+        this.rib.resend(rt.rib, msg.afi, { full: true });
+      },
+      writable: () => this.scheduleFlush(rt),
+    };
+  }
+
+  private onEstablished(rt: PeerRuntime, n: Negotiated): void {
+    rt.lastNegotiated = n;
+    rt.lastError = null;
+    rt.maxPrefixWarned = false;
+    rt.eorSent.clear();
+    // The R bit belongs only to the first OPEN after our restart (RFC 4724 3).
+    const local = rt.session.options.local;
+    if (local.gracefulRestart?.restarting) rt.session.setLocalOpen({ ...local, gracefulRestart: { ...local.gracefulRestart, restarting: false } });
+    const own = rt.session.localAddress;
+    const localAddress: { v4?: string; v6?: string } = { v4: this.opts.nextHops?.ipv4, v6: this.opts.nextHops?.ipv6 };
+    if (own?.includes(':')) localAddress.v6 = own;
+    else if (own) localAddress.v4 = own;
+    rt.grTimer?.cancel();
+    rt.grTimer = null;
+    if (rt.rib.stale) {
+      // RFC 4724 4.2: families the peer did not keep forwarding for (no F bit) are purged now; the
+      // rest wait for its End-of-RIB or the stale timer.
+      for (const afi of AFIS) {
+        if (!n.peerGracefulRestart?.families.get(afi) || !n.families.has(afi)) this.rib.purgeStale(rt.rib, afi);
+      }
+      if (rt.rib.stale) {
+        rt.grTimer = this.clock.setTimer((this.opts.gracefulRestart?.staleTime ?? 360) * 1000, () => {
+          rt.grTimer = null;
+          this.rib.purgeStale(rt.rib);
+        });
+      }
+    }
+    this.rib.peerUp(rt.rib, { bgpId: n.peerBgpId, families: n.families, localAddress });
+    this.scheduleFlush(rt);
+  }
+
+  private onUpdate(rt: PeerRuntime, msg: UpdateMessage, outcome: UpdateDecodeResult | undefined): void {
+    if (outcome?.errors.length) {
+      // RFC 7606: the session stays up; say what was wrong so that an operator can find out.
+      const e = outcome.errors[0];
+      rt.lastError = `UPDATE error (${outcome.action}): ${e.reason}`;
+      this.log.warn({ peer: rt.key, action: outcome.action, errors: outcome.errors.map((x) => x.reason) }, 'malformed UPDATE handled per RFC 7606');
+    }
+    const eor = endOfRibFamily(msg);
+    if (eor) {
+      const purged = this.rib.purgeStale(rt.rib, eor.afi);
+      if (purged) this.log.info({ peer: rt.key, family: afiName(eor.afi), purged }, 'End-of-RIB: stale routes purged');
+      return;
+    }
+    const n = rt.session.negotiated;
+    if (!n) return;
+    const { mpReach, mpUnreach, nextHop, ...rest } = msg.attrs;
+    if (msg.withdrawn.count && n.families.has(Afi.IPv4)) this.rib.withdraw(rt.rib, msg.withdrawn);
+    if (mpUnreach && mpUnreach.safi === Safi.Unicast && n.families.has(mpUnreach.afi) && mpUnreach.withdrawn.count) this.rib.withdraw(rt.rib, mpUnreach.withdrawn);
+    if (msg.nlri.count && n.families.has(Afi.IPv4) && nextHop !== undefined) this.rib.announce(rt.rib, msg.nlri, { ...rest, nextHop });
+    if (mpReach && mpReach.safi === Safi.Unicast && n.families.has(mpReach.afi) && mpReach.nlri.count) {
+      this.rib.announce(rt.rib, mpReach.nlri, { ...rest, nextHop: mpReach.nextHop, linkLocalNextHop: mpReach.linkLocalNextHop });
+    }
+    this.checkMaxPrefix(rt);
+  }
+
+  /** Per-peer max-prefix (RFC 4486): warn once, or tear down and retry after a while. */
+  private checkMaxPrefix(rt: PeerRuntime): void {
+    const mp = rt.config.maxPrefixes;
+    if (!mp) return;
+    const count = rt.rib.accepted();
+    if (count <= mp.limit) return;
+    if (mp.action === 'warn') {
+      if (!rt.maxPrefixWarned) {
+        rt.maxPrefixWarned = true;
+        rt.lastError = `max-prefix: ${count} prefixes accepted, limit ${mp.limit}`;
+        this.log.warn({ peer: rt.key, count, limit: mp.limit }, 'peer exceeded its prefix limit');
+        this.emit('peer-error', { address: rt.key, error: rt.lastError });
+      }
+      return;
+    }
+    const data = new Uint8Array(7);
+    const v = new DataView(data.buffer);
+    v.setUint16(0, Afi.IPv4);
+    v.setUint8(2, Safi.Unicast);
+    v.setUint32(3, Math.min(mp.limit, 0xffffffff));
+    const err: BgpError = { code: ErrorCode.Cease, subcode: CeaseSubcode.MaximumPrefixesReached, data, reason: `max-prefix: ${count} prefixes accepted, limit ${mp.limit}` };
+    rt.session.stop(err);
+    rt.lastError = err.reason;
+    this.emit('peer-error', { address: rt.key, error: err.reason });
+    rt.maxPrefixTimer?.cancel();
+    rt.maxPrefixTimer = this.clock.setTimer((mp.restartAfter ?? 60) * 1000, () => {
+      rt.maxPrefixTimer = null;
+      if (!rt.removed) rt.session.start();
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sending
+
+  private scheduleFlush(rt: PeerRuntime): void {
+    if (rt.flushScheduled || rt.removed) return;
+    rt.flushScheduled = true;
+    setImmediate(() => {
+      rt.flushScheduled = false;
+      this.flush(rt);
+    });
+  }
+
+  /** Prefixes per batch taken from the Adj-RIB-Out before checking the socket again. */
+  private static readonly BATCH = 2048;
+  /** Batches per turn of the event loop, so that other peers and timers get their turn. */
+  private static readonly BATCHES_PER_TURN = 8;
+
+  private flush(rt: PeerRuntime): void {
+    const s = rt.session;
+    const n = s.negotiated;
+    if (!n || rt.removed) return;
+    let batches = 0;
+    for (const afi of rt.families) {
+      if (!n.families.has(afi)) continue;
+      while (s.canWrite) {
+        if (batches >= Speaker.BATCHES_PER_TURN) {
+          this.scheduleFlush(rt);
+          return;
+        }
+        const batch = this.rib.takePending(rt.rib, afi, Speaker.BATCH);
+        batches++;
+        if (batch.withdrawn.length) {
+          for (const m of encodeWithdrawals(keysToList(afi, batch.withdrawn), n.codec)) s.write(m);
+        }
+        for (const [attrs, keys] of batch.announced) this.writeAnnouncements(rt, afi, attrs, keys, n);
+        if (batch.drained) {
+          if (!rt.eorSent.has(afi)) {
+            // RFC 4724 2: End-of-RIB once the initial table is sent (for every family, GR or not).
+            rt.eorSent.add(afi);
+            s.write(encodeEndOfRib({ afi, safi: Safi.Unicast }));
+          }
+          break;
+        }
+      }
+      // Socket full: the session's `writable` resumes us on drain.
+      if (!s.canWrite) return;
+    }
+  }
+
+  private writeAnnouncements(rt: PeerRuntime, afi: Afi, attrs: AttrSet, keys: RouteKey[], n: Negotiated): void {
+    try {
+      for (const m of encodeAnnouncements(this.toWire(attrs, afi), keysToList(afi, keys), n.codec)) rt.session.write(m);
+    } catch (e) {
+      // An attribute set that cannot be encoded (too large for one message): never advertised.
+      const msg = e instanceof EncodeError ? e.message : String(e);
+      this.log.error({ peer: rt.key, err: msg, prefixes: keys.length }, 'cannot encode UPDATE; prefixes not advertised');
+      const out = rt.rib.adjOut.get(afi)!;
+      for (const k of keys) out.delete(k);
+      rt.lastError = `cannot encode UPDATE: ${msg}`;
+    }
+  }
+
+  /** An interned set as the encoder wants it: next hop in NEXT_HOP (IPv4) or MP_REACH (IPv6). */
+  private toWire(attrs: AttrSet, afi: Afi): PathAttributes {
+    const memo = this.wireAttrs[afi === Afi.IPv4 ? 0 : 1];
+    let w = memo.get(attrs);
+    if (w) return w;
+    const { id: _id, nextHop, linkLocalNextHop, ...rest } = attrs;
+    const base = rest as PathAttributes;
+    if (afi === Afi.IPv4) w = { ...base, nextHop };
+    else {
+      w = {
+        ...base,
+        mpReach: {
+          afi: Afi.IPv6,
+          safi: Safi.Unicast,
+          nextHop: nextHop ?? '::',
+          ...(linkLocalNextHop ? { linkLocalNextHop } : {}),
+          nlri: { afi: Afi.IPv6, count: 0, addrs: new Uint32Array(0), lens: new Uint8Array(0), pathIds: null },
+        },
+      };
+    }
+    memo.set(attrs, w);
+    return w;
+  }
+}

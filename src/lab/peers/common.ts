@@ -1,0 +1,85 @@
+/**
+ * What the lab's reference routers (BIRD, FRR, GoBGP, ExaBGP launchers) have in common: how a
+ * neighbour and an originated route are described, what a learned route looks like when queried,
+ * and a private directory per instance.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+export type FamilyName = 'ipv4' | 'ipv6';
+
+export interface DaemonNeighbor {
+  /** Protocol/neighbour name in the daemon's config (letters, digits, underscore). */
+  name: string;
+  address: string;
+  asn: number;
+  /** Our address towards this neighbour. */
+  localAddress: string;
+  /** Wait for the neighbour to connect. */
+  passive?: boolean;
+  families?: FamilyName[];
+  holdTime?: number;
+  gracefulRestart?: boolean;
+  /** Seconds the neighbour should keep our routes across our restart. */
+  restartTime?: number;
+  routeReflectorClient?: boolean;
+  /** IPv6 next hop to advertise on an IPv4 session (and the reverse). */
+  nextHopV6?: string;
+  nextHopV4?: string;
+}
+
+export interface DaemonRoute {
+  prefix: string;
+  med?: number;
+  localPref?: number;
+  /** "ASN:VALUE" */
+  communities?: string[];
+  /** "ASN:D1:D2" */
+  largeCommunities?: string[];
+}
+
+export interface LearnedRoute {
+  prefix: string;
+  nextHop?: string;
+  asPath: number[];
+  med?: number;
+  localPref?: number;
+  communities: string[];
+  largeCommunities: string[];
+}
+
+export async function instanceDir(kind: string): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), `tortie-${kind}-`));
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+export async function readPid(file: string, timeoutMs = 10_000): Promise<number> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const pid = Number((await readFile(file, 'utf8')).trim());
+      if (pid > 0) return pid;
+    } catch {
+      // not written yet
+    }
+    if (Date.now() > end) throw new Error(`no PID in ${file} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function familyOf(prefix: string): FamilyName {
+  return prefix.includes(':') ? 'ipv6' : 'ipv4';
+}

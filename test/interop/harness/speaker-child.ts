@@ -1,0 +1,74 @@
+/**
+ * A tortie Speaker in a process of its own, so that it can run inside a network namespace
+ * (`ip netns exec NS node speaker-child.ts`). Driven by JSON lines on stdin; answers and events as
+ * JSON lines on stdout. Used by interop tests only.
+ */
+import { createInterface } from 'node:readline';
+import { Speaker, type SpeakerOptions } from '../../../src/bgp/speaker.ts';
+import { Afi } from '../../../src/bgp/wire/constants.ts';
+import { formatKey } from '../../../src/bgp/rib/prefix.ts';
+import { AFIS } from '../../../src/bgp/rib/rib.ts';
+
+let speaker: Speaker | null = null;
+const out = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
+
+function routes(): object[] {
+  const s = speaker!;
+  const list: object[] = [];
+  for (const afi of AFIS) {
+    for (const key of s.rib.locRibKeys(afi)) {
+      const b = s.rib.best(afi, key)!;
+      const { id: _id, ...attrs } = b.attrs;
+      list.push({ family: afi === Afi.IPv4 ? 'ipv4' : 'ipv6', prefix: formatKey(key), peer: b.source.kind === 'local' ? null : b.source.address, ...attrs });
+    }
+  }
+  return list;
+}
+
+async function handle(op: string, args: unknown[]): Promise<unknown> {
+  switch (op) {
+    case 'start':
+      speaker = new Speaker(args[0] as SpeakerOptions);
+      await speaker.start();
+      return speaker.listenPort;
+    case 'addPeer':
+      return speaker!.addPeer(args[0] as Parameters<Speaker['addPeer']>[0]);
+    case 'removePeer':
+      return speaker!.removePeer(args[0] as string);
+    case 'originate':
+      return speaker!.originate(args[0] as string, (args[1] ?? {}) as Parameters<Speaker['originate']>[1]);
+    case 'withdraw':
+      return speaker!.withdraw(args[0] as string);
+    case 'refresh':
+      return speaker!.refresh(args[0] as string, args[1] as 'ipv4' | 'ipv6');
+    case 'status':
+      return speaker!.status();
+    case 'routes':
+      return routes();
+    case 'count':
+      return { ipv4: speaker!.rib.locRibSize(Afi.IPv4), ipv6: speaker!.rib.locRibSize(Afi.IPv6) };
+    case 'memory':
+      globalThis.gc?.();
+      return process.memoryUsage();
+    case 'stop':
+      await speaker?.stop();
+      setTimeout(() => process.exit(0), 50);
+      return null;
+    default:
+      throw new Error(`unknown op ${op}`);
+  }
+}
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  let req: { id: number; op: string; args?: unknown[] };
+  try {
+    req = JSON.parse(line);
+  } catch {
+    return;
+  }
+  handle(req.op, req.args ?? []).then(
+    (result) => out({ id: req.id, ok: true, result: result ?? null }),
+    (e: Error) => out({ id: req.id, ok: false, error: e.message }),
+  );
+});
+process.stdin.on('end', () => process.exit(0));

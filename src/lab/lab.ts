@@ -55,6 +55,7 @@ export class Lab {
   /** The router's handle: present in the process that started it (restart, announce). */
   router: RouterHandle | null = null;
   routerView: RouterView | null;
+  private routerLogFd: number | null = null;
   private readonly log: (line: string) => void;
 
   private constructor(plan: LabPlan, stateDir: string, state: LabState, log: (line: string) => void) {
@@ -206,7 +207,10 @@ export class Lab {
     this.writeDatastores();
 
     this.log(`starting ${p.router.kind} in ${p.router.netns}, peered with ${p.nodes.length} node(s)`);
-    this.router = await startRouter(p, router);
+    // Daemons that stay in the foreground (gobgpd) must outlive this process: their output goes
+    // to router.log, kept open for restarts.
+    this.routerLogFd = openSync(path.join(this.stateDir, 'router.log'), 'a');
+    this.router = await startRouter(p, await Netns.attach(router.name, { outlive: { outputFd: this.routerLogFd } }));
     this.state.router = this.router.state;
     this.state.dirs.push(this.router.state.dir);
     this.state.processes.push(...this.router.processes());
@@ -541,6 +545,8 @@ export class Lab {
   async down(): Promise<TeardownReport> {
     const report = await teardown(this.stateDir, this.state);
     this.router = null;
+    if (this.routerLogFd !== null) closeSync(this.routerLogFd);
+    this.routerLogFd = null;
     return report;
   }
 }

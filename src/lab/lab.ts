@@ -10,7 +10,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StatusResult } from '../agent/control.ts';
+import type { RoutesResult, StatusResult } from '../agent/control.ts';
 import { writeNodeState } from '../cni/node-state.ts';
 import { linkPair, Netns, run, stopPid, Switch } from '../netns/netns.ts';
 import { clusterYaml } from './cluster.ts';
@@ -46,7 +46,7 @@ export interface PingResult {
 export type AgentWiring = 'wired' | 'unwired' | 'unknown';
 
 /** The marker `tortie agent` logs while it runs without speaker, dataplane and datastore. */
-const UNWIRED_LOG = 'not wired into the agent yet';
+export const UNWIRED_LOG = 'not wired into the agent yet';
 
 export class Lab {
   readonly plan: LabPlan;
@@ -232,6 +232,30 @@ export class Lab {
     }
   }
 
+  // ---- router --------------------------------------------------------------------------------
+
+  private routerHandle(): RouterHandle {
+    if (!this.router) throw new Error('the router can be restarted or told to announce only from the process that started the lab');
+    return this.router;
+  }
+
+  /** Stops and starts the router's daemon(s) with the same configuration; records the new PIDs. */
+  async restartRouter(): Promise<void> {
+    const r = this.routerHandle();
+    try {
+      await r.restart();
+    } finally {
+      const roles = new Set(r.processes().map((p) => p.role));
+      this.state.processes = [...this.state.processes.filter((p) => !roles.has(p.role)), ...r.processes()];
+      this.save();
+    }
+  }
+
+  /** The router announces these prefixes to every node (replacing its previous announcements). */
+  announceFromRouter(prefixes: string[]): Promise<void> {
+    return this.routerHandle().announce(prefixes);
+  }
+
   // ---- agents --------------------------------------------------------------------------------
 
   agentProcess(node: NodePlan): LabProcess | undefined {
@@ -286,6 +310,7 @@ export class Lab {
       process.kill(p.pid, 'SIGKILL');
       while (processMatches(p.pid, p.marker)) await new Promise((r) => setTimeout(r, 20));
     } else {
+      process.kill(p.pid, 'SIGCONT'); // a paused agent cannot act on SIGTERM
       await stopPid(p.pid, 10_000);
     }
   }
@@ -303,6 +328,27 @@ export class Lab {
   async agentStatus(node: NodePlan): Promise<StatusResult> {
     const { stdout } = await run(process.execPath, [TORTIE_BIN, 'status', '--json', '--control-socket', this.controlSocket(node)], { timeoutMs: 10_000 });
     return JSON.parse(stdout) as StatusResult;
+  }
+
+  /** `tortie routes --json` of a node: its Loc-RIB, each path with the kernel's routes for it. */
+  async agentRoutes(node: NodePlan, prefix?: string): Promise<RoutesResult['routes']> {
+    const { stdout } = await run(process.execPath, [TORTIE_BIN, 'routes', ...(prefix ? [prefix] : []), '--json', '--control-socket', this.controlSocket(node)], { timeoutMs: 10_000 });
+    return JSON.parse(stdout) as RoutesResult['routes'];
+  }
+
+  /**
+   * Freezes the agent (SIGSTOP): its sockets stay open but it says nothing, as a hung node would;
+   * its peers notice only when their hold timers run out.
+   */
+  pauseAgent(node: NodePlan): void {
+    const p = this.agentProcess(node);
+    if (!p || !processMatches(p.pid, p.marker)) throw new Error(`the agent of ${node.name} is not running`);
+    process.kill(p.pid, 'SIGSTOP');
+  }
+
+  resumeAgent(node: NodePlan): void {
+    const p = this.agentProcess(node);
+    if (p && processMatches(p.pid, p.marker)) process.kill(p.pid, 'SIGCONT');
   }
 
   /** `tortie status` of a node in its text form. */

@@ -148,6 +148,23 @@ describe('lab with BIRD, two nodes', () => {
     expect((await lab.agentStatus(n)).node.name).toBe(n.name);
   });
 
+  it('restarts the router (new PID recorded) and makes it announce routes, kept out of its own kernel', async () => {
+    const { lab } = ctx;
+    const before = lab.state.processes.find((p) => p.role === 'bird')!.pid;
+    await lab.restartRouter();
+    const after = readState(lab.stateDir).processes.find((p) => p.role === 'bird')!.pid;
+    expect(after).not.toBe(before);
+    expect(processMatches(after, 'bird')).toBe(true);
+    expect(processMatches(before, 'bird')).toBe(false);
+    await lab.announceFromRouter(['0.0.0.0/0', '10.244.2.0/25']);
+    const routes = await lab.routerView!.routes('ipv4');
+    expect(routes.map((r) => r.prefix).sort()).toEqual(['0.0.0.0/0', '10.244.2.0/25']);
+    const router = await Netns.attach(lab.plan.router.netns);
+    expect((await router.ip('route', 'show')).stdout).not.toMatch(/10\.244\.2\.0\/25|^default/m);
+    await lab.announceFromRouter([]);
+    expect(await lab.routerView!.routes('ipv4')).toEqual([]);
+  });
+
   it('down stops every process, removes every namespace and file, and the root namespace was never touched', async () => {
     const { lab } = ctx;
     const recorded = lab.state.processes.map((p) => ({ ...p }));

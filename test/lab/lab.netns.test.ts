@@ -171,6 +171,8 @@ describe('lab with BIRD, two nodes', () => {
     const dirs = [...lab.state.dirs];
     const report = await lab.down();
     expect(report.namespaces.length).toBe(9);
+    // Every process was recorded: none had to be found inside the namespaces.
+    expect(report.strays).toEqual([]);
     for (const p of recorded) expect(processMatches(p.pid, p.marker)).toBe(false);
     expect(await labNamespaces(ctx.prefix)).toEqual([]);
     for (const d of [...dirs, ctx.stateDir]) expect(existsSync(d)).toBe(false);

@@ -98,7 +98,8 @@ async function up(lab: Lab): Promise<number> {
     for (const address of target.ips) {
       const ok = await lab.clientPing(address);
       clientOk &&= ok;
-      say(`client ${lab.plan.client.ipv4} -> ${target.name} ${address} through the router: ${ok ? 'answered' : 'no answer'}`);
+      const from = address.includes(':') ? lab.plan.client.ipv6 : lab.plan.client.ipv4;
+      say(`client ${from} -> ${target.name} ${address} through the router: ${ok ? 'answered' : 'no answer'}`);
     }
   }
   await show(lab);

@@ -289,6 +289,7 @@ export class Lab {
         '--log-format',
         'json',
         ...(node.ipv6 ? ['--ip6-autodetection-method', `interface=${node.ifname}`] : []),
+        ...(this.plan.options.agentArgs ?? []),
       ];
       const child = ns.spawn(process.execPath, args);
       const pid = child.pid;
@@ -523,6 +524,31 @@ export class Lab {
       if (Date.now() > deadline) return false;
       await new Promise((r) => setTimeout(r, 500));
     }
+  }
+
+  /**
+   * Waits until every agent has all its peers Established (the other nodes over the mesh and the
+   * router, per family) and the router sees every node Established.
+   */
+  async waitForSessions(timeoutMs = 90_000): Promise<void> {
+    const perFamily = this.plan.options.ipv6 ? 2 : 1;
+    const expected = this.plan.nodes.length * perFamily; // the other nodes plus the router
+    const deadline = Date.now() + timeoutMs;
+    for (const n of this.plan.nodes) {
+      let last = 'no answer';
+      for (;;) {
+        try {
+          const s = await this.agentStatus(n);
+          if (s.peers.length >= expected && s.peers.every((p) => p.state === 'Established')) break;
+          last = s.peers.map((p) => `${p.address} ${p.state}`).join(', ') || 'no peers';
+        } catch (e) {
+          last = (e as Error).message;
+        }
+        if (Date.now() > deadline) throw new Error(`${n.name}: not every session Established within ${timeoutMs} ms (${last})`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    if (!(await this.waitForRouterSessions(Math.max(1000, deadline - Date.now())))) throw new Error(`the router did not see every node Established within ${timeoutMs} ms`);
   }
 
   /** A node's kernel routes (`ip route show`), one per line, for either family. */

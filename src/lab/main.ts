@@ -29,6 +29,7 @@ options for up:
   --pods N                  pods per node (default ${DEFAULT_OPTIONS.podsPerNode})
   --hold-time SECONDS       BGP hold time of every session (default ${DEFAULT_OPTIONS.holdTime})
   --prefix NAME             namespace names start with it (default ${DEFAULT_OPTIONS.prefix})
+  --agent-arg=FLAG          pass FLAG to every tortie agent (repeatable), e.g. --agent-arg=--advertise-pod-routes
 options for all:
   --state-dir DIR           where the lab keeps its state (default .lab in the repository)
 `;
@@ -128,6 +129,7 @@ export async function main(argv: string[]): Promise<number> {
         pods: { type: 'string' },
         'hold-time': { type: 'string' },
         prefix: { type: 'string' },
+        'agent-arg': { type: 'string', multiple: true },
         'state-dir': { type: 'string' },
       },
       strict: true,
@@ -154,6 +156,7 @@ export async function main(argv: string[]): Promise<number> {
           podsPerNode: num('pods', values.pods, DEFAULT_OPTIONS.podsPerNode),
           holdTime: num('hold-time', values['hold-time'], DEFAULT_OPTIONS.holdTime),
           prefix: values.prefix ?? DEFAULT_OPTIONS.prefix,
+          agentArgs: values['agent-arg'] ?? [],
         });
         return await up(lab);
       }

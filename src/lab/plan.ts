@@ -22,9 +22,11 @@ export interface LabOptions {
   podsPerNode: number;
   /** BGP hold time for every session, seconds (short, so that failures show in seconds). */
   holdTime: number;
+  /** Extra `tortie agent` flags for every node (e.g. `--advertise-pod-routes`). */
+  agentArgs: string[];
 }
 
-export const DEFAULT_OPTIONS: LabOptions = { prefix: 'tortie', nodes: 3, router: 'bird', ipv6: false, podsPerNode: 2, holdTime: 9 };
+export const DEFAULT_OPTIONS: LabOptions = { prefix: 'tortie', nodes: 3, router: 'bird', ipv6: false, podsPerNode: 2, holdTime: 9, agentArgs: [] };
 
 /** Node k is 198.51.100.(10+k) and owns 10.244.k.0/24: 50 keeps both well inside their ranges. */
 export const MAX_NODES = 50;
@@ -95,6 +97,7 @@ function check(o: LabOptions): void {
   if (!ROUTER_KINDS.includes(o.router)) throw new LabOptionError('router', `must be one of ${ROUTER_KINDS.join(', ')}, not '${String(o.router)}'`);
   if (!Number.isInteger(o.podsPerNode) || o.podsPerNode < 0 || o.podsPerNode > 26) throw new LabOptionError('pods', `must be a whole number from 0 to 26, not ${o.podsPerNode}`);
   if (!Number.isInteger(o.holdTime) || (o.holdTime !== 0 && o.holdTime < 3) || o.holdTime > 65535) throw new LabOptionError('hold-time', `must be 0 or 3..65535 seconds (RFC 4271 4.2), not ${o.holdTime}`);
+  if (!Array.isArray(o.agentArgs) || o.agentArgs.some((a) => typeof a !== 'string')) throw new LabOptionError('agent-arg', 'must be a list of strings');
   // Interface names inside namespaces are fixed; namespace names only need to be valid file names.
   if (!/^[a-z][a-z0-9-]{0,30}$/.test(o.prefix)) throw new LabOptionError('prefix', `must be lower-case letters, digits and '-', starting with a letter (at most 31), not '${o.prefix}'`);
 }

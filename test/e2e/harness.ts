@@ -115,19 +115,6 @@ export function useLab(options: Omit<LabConfig, 'stateDir'>): { lab: () => Lab }
 }
 
 /** Waits until every agent has every configured peer Established (mesh and router). */
-export async function waitForAllSessions(lab: Lab, timeoutMs = 90_000): Promise<void> {
-  const perFamily = lab.plan.options.ipv6 ? 2 : 1;
-  const expected = lab.plan.nodes.length * perFamily; // the other nodes (mesh) plus the router
-  for (const n of lab.plan.nodes) {
-    await waitFor(
-      `every session of ${n.name} Established`,
-      async () => {
-        const s = await lab.agentStatus(n);
-        return s.peers.length >= expected && s.peers.every((p) => p.state === 'Established');
-      },
-      timeoutMs,
-      500,
-    );
-  }
-  if (!(await lab.waitForRouterSessions(timeoutMs))) throw new Error(`the router did not see every node Established within ${timeoutMs} ms`);
+export function waitForAllSessions(lab: Lab, timeoutMs = 90_000): Promise<void> {
+  return lab.waitForSessions(timeoutMs);
 }

@@ -104,7 +104,10 @@ export function useLab(options: Omit<LabConfig, 'stateDir'>): { lab: () => Lab }
     await lab.waitForAgents();
   });
   afterAll(async () => {
-    if (stateDir && existsSync(stateDir)) await Lab.open(stateDir).down();
+    // The lab object itself when it came up (it holds the router's log open), else whatever an
+    // interrupted up recorded.
+    if (lab) await lab.down();
+    else if (stateDir && existsSync(stateDir)) await Lab.open(stateDir).down();
   });
   return {
     lab: () => {

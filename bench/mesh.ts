@@ -58,7 +58,7 @@ async function converge(topology: Result['topology'], n: number, extra: number, 
   const heap0 = process.memoryUsage().heapUsed;
   const speakers: Speaker[] = [];
   const reflectors = topology === 'route reflectors' ? 2 : 0;
-  let sessions = 0;
+  const sessions = topology === 'full mesh' ? (n * (n - 1)) / 2 : reflectors * (n - reflectors) + (reflectors * (reflectors - 1)) / 2;
   try {
     for (let i = 0; i < n; i++) {
       // Both reflectors share one cluster ID (RFC 4456 7); clients must not carry it, or they
@@ -80,7 +80,6 @@ async function converge(topology: Result['topology'], n: number, extra: number, 
       }
       for (const p of routesOf(i, extra)) speakers[i].originate(p);
     }
-    sessions = topology === 'full mesh' ? (n * (n - 1)) / 2 : reflectors * (n - reflectors) + (reflectors * (reflectors - 1)) / 2;
     const expected = n * (1 + extra);
     const deadline = Date.now() + timeoutMs;
     for (;;) {

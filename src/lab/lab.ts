@@ -535,7 +535,7 @@ export class Lab {
     const expected = this.plan.nodes.length * perFamily; // the other nodes plus the router
     const deadline = Date.now() + timeoutMs;
     for (const n of this.plan.nodes) {
-      let last = 'no answer';
+      let last: string;
       for (;;) {
         try {
           const s = await this.agentStatus(n);

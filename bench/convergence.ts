@@ -9,7 +9,7 @@
  * Needs root and the wired agent.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Lab } from '../src/lab/lab.ts';
@@ -70,7 +70,7 @@ class RouteWatch {
 }
 
 async function measure(nodes: number, pods: number, router: RouterKind): Promise<number[]> {
-  const stateDir = path.join(mkdtempSync(path.join(tmpdir(), 'tortie-bench-convergence-')), 'lab');
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'tortie-bench-convergence-'));
   const lab = await Lab.up({ stateDir, prefix: uniqueName('tl'), nodes, router, podsPerNode: 0, agentArgs: ['--advertise-pod-routes'] });
   const watches: RouteWatch[] = [];
   try {
@@ -90,7 +90,6 @@ async function measure(nodes: number, pods: number, router: RouterKind): Promise
   } finally {
     for (const w of watches) w.stop();
     await lab.down();
-    rmSync(path.dirname(stateDir), { recursive: true, force: true });
   }
 }
 

@@ -8,7 +8,7 @@
  * suite is skipped with that message. Anything else (wired, or no answer) runs the suite.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
@@ -82,7 +82,21 @@ async function cachedProbe(): Promise<WiringProbe> {
   }
   const probe = await probeAgentWiring();
   writeFileSync(file, JSON.stringify({ ...probe, at: Date.now() }));
+  // Answers left by earlier runs whose vitest has exited are of no use to anyone.
+  for (const f of readdirSync(tmpdir())) {
+    const pid = Number(/^tortie-e2e-wiring-(\d+)\.json$/.exec(f)?.[1]);
+    if (pid && pid !== runner && !isAlive(pid)) rmSync(path.join(tmpdir(), f), { force: true });
+  }
   return probe;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether the agents are wired; the skip message names the reason. */
@@ -99,7 +113,7 @@ export function useLab(options: Omit<LabConfig, 'stateDir'>): { lab: () => Lab }
   let lab: Lab | undefined;
   let stateDir = '';
   beforeAll(async () => {
-    stateDir = path.join(mkdtempSync(path.join(tmpdir(), 'tortie-e2e-')), 'lab');
+    stateDir = mkdtempSync(path.join(tmpdir(), 'tortie-e2e-lab-'));
     lab = await Lab.up({ prefix: uniqueName('tl'), ...options, stateDir });
     await lab.waitForAgents();
   });

@@ -29,7 +29,8 @@ function labFixture(options: { nodes: number; router: RouterKind; ipv6?: boolean
   const ctx: { lab: Lab; prefix: string; stateDir: string; rootBefore: string } = { lab: undefined as unknown as Lab, prefix: uniqueName('tl'), stateDir: '', rootBefore: '' };
   beforeAll(async () => {
     ctx.rootBefore = await rootNetwork();
-    ctx.stateDir = path.join(mkdtempSync(path.join(tmpdir(), 'tortie-lab-test-')), 'lab');
+    // The lab owns its state directory: down removes it.
+    ctx.stateDir = mkdtempSync(path.join(tmpdir(), 'tortie-lab-test-'));
     ctx.lab = await Lab.up({ stateDir: ctx.stateDir, prefix: ctx.prefix, ...options });
   });
   afterAll(async () => {

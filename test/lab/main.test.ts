@@ -1,4 +1,3 @@
-import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -16,7 +15,9 @@ describe('npm run lab: bad input', () => {
   });
   afterEach(() => vi.restoreAllMocks());
 
-  const stateDir = () => path.join(mkdtempSync(path.join(tmpdir(), 'tortie-lab-cli-')), 'lab');
+  // Never created: every case fails before anything is written.
+  let cases = 0;
+  const stateDir = () => path.join(tmpdir(), `tortie-lab-cli-${process.pid}-${++cases}`);
 
   it('names the option that is wrong, with exit 2', async () => {
     expect(await main(['up', '--nodes', '0', '--state-dir', stateDir()])).toBe(2);

@@ -193,8 +193,10 @@ export class ControlServer {
     let buffered = '';
     // Requests on one connection are answered in order.
     let chain = Promise.resolve();
+    let refused = false;
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
+      if (refused) return;
       buffered += chunk;
       let nl: number;
       while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -204,8 +206,10 @@ export class ControlServer {
         chain = chain.then(() => this.answer(socket, line));
       }
       if (buffered.length > MAX_REQUEST_BYTES) {
-        socket.end(JSON.stringify({ id: null, ok: false, error: { code: ControlErrorCode.BadRequest, message: `request longer than ${MAX_REQUEST_BYTES} bytes` } }) + '\n');
+        // No newline in sight: not a client of ours. Answer once and hang up.
+        refused = true;
         buffered = '';
+        void chain.then(() => socket.end(JSON.stringify({ id: null, ok: false, error: { code: ControlErrorCode.BadRequest, message: `request longer than ${MAX_REQUEST_BYTES} bytes` } }) + '\n'));
       }
     });
   }

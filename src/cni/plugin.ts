@@ -89,7 +89,7 @@ export function add(inv: Invocation): Output {
   } catch (e) {
     // CNI spec "Delegated plugins": a failed ADD calls the IPAM's DEL.
     try {
-      ipam.del();
+      ipam.undo(allocated.addresses);
     } catch (undo) {
       log.error(`releasing the address after a failed ADD failed: ${(undo as Error).message}`);
     }
@@ -166,6 +166,8 @@ export function status(inv: Invocation): Output {
 interface IpamSession {
   add(): { addresses: PodAddress[]; dns?: CniResult['dns'] };
   del(): void;
+  /** Gives back what one failed ADD took (and, built in, nothing an earlier ADD holds). */
+  undo(addresses: PodAddress[]): void;
   check(addresses: PodAddress[]): void;
 }
 
@@ -177,6 +179,7 @@ function ipamFor(inv: Invocation): IpamSession {
     return {
       add: () => ({ addresses: allocator().allocate(env.containerId, env.ifname).map((a) => ({ family: a.family, address: a.address })) }),
       del: () => void allocator().release(env.containerId, env.ifname),
+      undo: (addresses) => void allocator().releaseAddresses(env.containerId, env.ifname, addresses.map((a) => a.address)),
       check: (addresses) => {
         const held = new Set(allocator().find(env.containerId, env.ifname));
         for (const a of addresses) {
@@ -197,6 +200,7 @@ function ipamFor(inv: Invocation): IpamSession {
     },
     // DEL must succeed without the node state (the agent may be gone): substitute what we can.
     del: () => void runDelegate(findPlugin(type, env.path), 'DEL', delegateConfig(inv, true), inv.processEnv),
+    undo: () => void runDelegate(findPlugin(type, env.path), 'DEL', delegateConfig(inv, true), inv.processEnv),
     check: () => void runDelegate(findPlugin(type, env.path), 'CHECK', delegateConfig(inv), inv.processEnv),
   };
 }

@@ -297,6 +297,12 @@ export interface DatastoreEvents {
   synced: [];
   /** Something went wrong that the datastore survives: bad object, lost connection, bad edit. */
   problem: [DatastoreError];
+  /**
+   * A full re-read after the first sync (changes it found come as `change` events): `restart`
+   * (an informer restarted after a failure or silence), `expired` (410 Gone), `file` (the file
+   * datastore re-read its file).
+   */
+  resync: [{ kind: Kind | 'file'; reason: 'restart' | 'expired' | 'file' }];
 }
 
 export interface Datastore extends EventEmitter<DatastoreEvents> {
@@ -312,4 +318,15 @@ export interface Datastore extends EventEmitter<DatastoreEvents> {
   snapshot(): Snapshot;
   /** Publishes this node's BGP status. Rate-limited; failures are reported as problems, never thrown. */
   writeStatus(nodeName: string, status: NodeBGPStatus): void;
+  /** Counters for metrics. */
+  stats(): DatastoreStats;
+}
+
+export interface DatastoreStats {
+  /** Change events emitted. */
+  changes: number;
+  /** Full re-reads after the first sync: relists (Kubernetes) or re-read files (file). */
+  resyncs: number;
+  /** Problems reported. */
+  problems: number;
 }

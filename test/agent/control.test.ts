@@ -92,6 +92,13 @@ describe('control socket', () => {
     ]);
   });
 
+  it('hangs up on a request line longer than 64 KiB, after saying why, and keeps serving others', async () => {
+    const s = await start();
+    const [reply] = (await raw(s.path, 'x'.repeat(70 * 1024), 1)) as { ok: boolean; error: { code: string; message: string } }[];
+    expect(reply).toMatchObject({ ok: false, error: { code: 'TORTIE_CONTROL_BAD_REQUEST', message: expect.stringContaining('longer than') } });
+    expect(await controlRequest(s.path, 'ping')).toEqual({ pong: true });
+  });
+
   it('turns a failing source into an error answer and keeps serving', async () => {
     const status = new MemoryStatus();
     status.peers = () => {

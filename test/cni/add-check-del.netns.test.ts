@@ -117,6 +117,26 @@ describe('ADD, CHECK and DEL wire a pod Calico-style', () => {
     expect(await pod.ping(HOST_ADDRESS, { count: 1, timeoutS: 3 })).toBe(true);
   });
 
+  it('replaces a host veth left by an earlier sandbox of the same pod whose DEL never came', async () => {
+    const args = 'K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-9';
+    const old = await node.pod();
+    const fresh = await node.pod();
+    const first = await node.call({ command: 'ADD', containerId: 'ctr-old', netns: `/var/run/netns/${old.name}`, ifname: 'eth0', args, config: conf });
+    expect(first.exitCode, first.stdout + first.stderr).toBe(0);
+    const second = await node.call({ command: 'ADD', containerId: 'ctr-new', netns: `/var/run/netns/${fresh.name}`, ifname: 'eth0', args, config: conf });
+    expect(second.exitCode, second.stdout + second.stderr).toBe(0);
+    const veth = hostVethName('shop', 'web-9');
+    const { stdout } = await node.host.ip('-o', 'link', 'show', 'dev', veth);
+    expect(stdout).toContain(`link-netns ${fresh.name}`);
+    expect(await CniNode.podLinks(old)).toEqual([]);
+    expect(await fresh.ping(HOST_ADDRESS, { count: 1, timeoutS: 3 })).toBe(true);
+    // The old sandbox's DEL, late, must not take the new pod's interface with it.
+    expect((await node.call({ command: 'DEL', containerId: 'ctr-old', netns: `/var/run/netns/${old.name}`, ifname: 'eth0', args, config: conf })).exitCode).toBe(0);
+    expect(await node.extraHostLinks()).toContain(veth);
+    expect((await node.call({ command: 'DEL', containerId: 'ctr-new', netns: `/var/run/netns/${fresh.name}`, ifname: 'eth0', args, config: conf })).exitCode).toBe(0);
+    expect(await node.extraHostLinks()).not.toContain(veth);
+  });
+
   it('accepts CNI_NETNS as /proc/PID/ns/net and names the veth by container ID without pod args', async () => {
     // A process in a namespace of its own, as a runtime's pause container would be.
     let sleeper: ChildProcess | undefined;

@@ -63,6 +63,11 @@ describe('built-in IPAM (file per address)', () => {
     expect(a.release('c1', 'eth0')).toEqual([]);
     expect(a.find('c1', 'net1')).toEqual(['10.1.0.2']);
     expect(new BlockAllocator(join(dir, 'nothing-yet'), []).release('c1', 'eth0')).toEqual([]);
+    // Undoing one ADD frees only what that ADD took, and only if the attachment owns it.
+    const again = a.allocate('c1', 'net1')[0].address;
+    expect(a.releaseAddresses('c1', 'net1', [again, '10.1.0.200'])).toEqual([again]);
+    expect(a.releaseAddresses('someone-else', 'net1', ['10.1.0.2'])).toEqual([]);
+    expect(a.find('c1', 'net1')).toEqual(['10.1.0.2']);
   });
 
   it('GC keeps valid attachments, frees the rest and removes stale temporary files', () => {

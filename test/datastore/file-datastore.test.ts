@@ -202,6 +202,28 @@ describe('file datastore', () => {
     expect(events).toEqual(['deleted Node a', 'deleted Node b']);
   });
 
+  it('re-reads on demand (SIGHUP) and counts what it did', async () => {
+    await open(docs(NODE_A), { fsWatch: false });
+    const resyncs: unknown[] = [];
+    ds.on('resync', (r) => resyncs.push(r));
+    expect(ds.stats()).toEqual({ changes: 1, resyncs: 0, problems: 0 });
+    await writeFile(file, docs(NODE_A, NODE_B));
+    // reload() waits out the quiet time, reads, and resolves once the change is applied.
+    await ds.reload();
+    expect(events).toEqual(['added Node b 192.0.2.2 {}']);
+    expect(ds.stats()).toEqual({ changes: 2, resyncs: 1, problems: 0 });
+    expect(resyncs).toEqual([{ kind: 'file', reason: 'file' }]);
+  });
+
+  it('reads a file whose modification time is in the future (a skewed clock) without waiting for it', async () => {
+    const { utimes } = await import('node:fs/promises');
+    await open(docs(NODE_A), { fsWatch: false });
+    await writeFile(file, docs(NODE_A, NODE_B));
+    const future = new Date(Date.now() + 3600_000);
+    await utimes(file, future, future);
+    await waitFor('b added', () => events.includes('added Node b 192.0.2.2 {}'));
+  });
+
   it('notices edits by polling alone', async () => {
     await open(docs(NODE_A), { fsWatch: false });
     await writeFile(file, docs(NODE_A, NODE_B));
@@ -248,5 +270,33 @@ describe('file datastore', () => {
     expect(shown).not.toMatch(/hunter/);
     expect(shown).toContain('[redacted]');
     expect(resolvePeerPassword(snap, snap.bgpPeers.get('tor')!)).toEqual({ ok: true, password: 'hunter3-pw' });
+  });
+});
+
+describe('file datastore in a ConfigMap-style volume', () => {
+  it('follows the "..data" symlink swap a ConfigMap update makes', async () => {
+    const { symlink } = await import('node:fs/promises');
+    const { mkdir } = await import('node:fs/promises');
+    const dir = await mkdtemp(join(tmpdir(), 'tk-fileds-cm-'));
+    const ds = new FileDatastore({ path: join(dir, 'cluster.yaml'), nodeName: 'a', pollIntervalMs: 60_000, debounceMs: 20 });
+    try {
+      // The kubelet's layout: cluster.yaml -> ..data/cluster.yaml, ..data -> ..v1
+      await mkdir(join(dir, '..v1'));
+      await writeFile(join(dir, '..v1', 'cluster.yaml'), NODE_A);
+      await symlink('..v1', join(dir, '..data'));
+      await symlink(join('..data', 'cluster.yaml'), join(dir, 'cluster.yaml'));
+      const events: string[] = [];
+      ds.on('change', (e) => events.push(describeEvent(e)));
+      await ds.start();
+      await mkdir(join(dir, '..v2'));
+      await writeFile(join(dir, '..v2', 'cluster.yaml'), docs(NODE_A, NODE_B));
+      await symlink('..v2', join(dir, '..data_tmp'));
+      await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+      // Polling is slowed to a minute: only the directory watch can see this in time.
+      await waitFor('b added', () => events.includes('added Node b 192.0.2.2 {}'));
+    } finally {
+      await ds.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -86,5 +86,5 @@ describe('Kubernetes datastore under random changes and faults', () => {
     expect(violations).toEqual([]);
     // The snapshot agrees with what the events said.
     expect(new Set(ds.snapshot().nodes.keys())).toEqual(new Set(mirror.keys()));
-  });
+  }, 60_000);
 });

@@ -15,6 +15,7 @@ describe('Kubernetes datastore against a list/watch API server', () => {
   let events: string[];
   let problems: DatastoreError[];
   let logLines: string[] = [];
+  let resyncs: string[] = [];
   const log = (level: string) => (obj: object, msg?: string) => logLines.push(JSON.stringify({ level, ...obj, msg }));
 
   beforeEach(async () => {
@@ -39,6 +40,8 @@ describe('Kubernetes datastore against a list/watch API server', () => {
     events = [];
     problems = [];
     logLines = [];
+    resyncs = [];
+    ds.on('resync', (r) => resyncs.push(`${r.kind} ${r.reason}`));
     ds.on('change', (e) => events.push(describeEvent(e)));
     ds.on('problem', (p) => problems.push(p));
     await ds.start();
@@ -147,12 +150,16 @@ describe('Kubernetes datastore against a list/watch API server', () => {
     await waitFor('pod changes', () => events.includes('deleted Pod default/web-1') && events.some((e) => e.startsWith('added Pod default/web-4')));
     // A second 410, this time with nothing changed: the relist must be silent.
     const before = events.length;
+    await waitFor('all watches back', () => server.openWatchCount() === 4);
     server.compact();
     server.sendGone();
     await settleNodes('e');
     expect(events.slice(before)).toEqual(['added Node sentinel-e 198.51.100.1 {}']);
     expect(events.filter((e) => e.startsWith('deleted'))).toEqual(['deleted Pod default/web-1']);
     expect(events.filter((e) => e.startsWith('added Node n3')).length).toBe(1);
+    // Two 410s, four informers each: eight relists.
+    await waitFor('eight relists', () => ds.stats().resyncs >= 8);
+    expect(new Set(resyncs)).toEqual(new Set(['Node expired', 'Pod expired', 'BGPConfiguration expired', 'BGPPeer expired']));
     expect(ds.snapshot().bgpPeers.has('tor')).toBe(true);
   });
 
@@ -226,11 +233,12 @@ describe('Kubernetes datastore against a list/watch API server', () => {
     server.apply(NODES, node('n3', '192.0.2.3'));
     await waitFor('n3 after failed lists', () => events.includes('added Node n3 192.0.2.3 {}'), 20_000);
     expect(ds.informerStarts().Node).toBeGreaterThan(starts);
+    expect(resyncs).toContain('Node restart');
     expect(problems.some((p) => p.code === 'TK_DS_WATCH_FAILED')).toBe(true);
     // The hung list: only the watchdog notices it.
     expect(problems.some((p) => p.code === 'TK_DS_WATCH_SILENT')).toBe(true);
     expect(events.filter((e) => e.startsWith('deleted'))).toEqual([]);
-  });
+  }, 40_000);
 
   it('refuses an invalid object naming the field, keeping its last valid version', async () => {
     server.apply(PEERS, peer('tor', { peerIP: '192.0.2.300', asNumber: 65000, password: PW }));

@@ -78,6 +78,24 @@ export class BlockAllocator {
     return freed;
   }
 
+  /** Releases the given addresses if, and only if, this attachment holds them. */
+  releaseAddresses(containerId: string, ifname: string, addresses: string[]): string[] {
+    const freed: string[] = [];
+    for (const address of addresses) {
+      let owner: string;
+      try {
+        owner = readFileSync(join(this.dir, address), 'utf8');
+      } catch {
+        continue;
+      }
+      if (owner === `${containerId}\n${ifname}\n`) {
+        this.unlinkQuiet(join(this.dir, address));
+        freed.push(address);
+      }
+    }
+    return freed;
+  }
+
   /** The addresses an attachment holds. */
   find(containerId: string, ifname: string): string[] {
     return [...this.owners()].filter(([, o]) => o.containerID === containerId && o.ifname === ifname).map(([a]) => a);

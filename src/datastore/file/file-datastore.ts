@@ -27,12 +27,12 @@ import { basename, dirname, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { DatastoreError, DatastoreErrorCode } from '../errors.ts';
 import { Defaults, Kind, TORTIE_API_VERSION } from '../model.ts';
-import type { Datastore, DatastoreEvents, ModelObject, NodeBGPStatus, Snapshot } from '../model.ts';
+import type { Datastore, DatastoreEvents, DatastoreStats, ModelObject, NodeBGPStatus, Snapshot } from '../model.ts';
 import { ModelStore } from '../store.ts';
 import { silentLogger } from '../logger.ts';
 import type { Logger } from '../logger.ts';
 import { parseObjectsFile } from './parse.ts';
-import { emitChange } from '../emit.ts';
+import { counters, emitChange } from '../emit.ts';
 
 export interface FileDatastoreOptions {
   path: string;
@@ -65,7 +65,7 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
   #lastText: string | null = null;
   #lastBadText: string | null = null;
   #missingReported = false;
-  #reading = false;
+  #current: Promise<void> | null = null;
   #readAgain = false;
   #running = false;
   #synced = false;
@@ -103,6 +103,8 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
   /** Reads the file once; rejects with a DatastoreError (naming file, document, field, line) when it is missing or bad. */
   async start(): Promise<void> {
     if (this.#running) return;
+    // Before reading: a change made while we read then shows up as a new signature.
+    this.#statSig = await this.#signature();
     let text: string;
     try {
       text = await readFile(this.path, 'utf8');
@@ -112,7 +114,6 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
     const problem = this.#apply(text);
     if (problem) throw problem;
     this.#running = true;
-    this.#statSig = await this.#signature();
     this.#synced = true;
     this.#resolveSynced();
     this.emit('synced');
@@ -172,7 +173,18 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
     }
   }
 
+  stats(): DatastoreStats {
+    return { ...counters(this) };
+  }
+
+  /** Re-reads the file now (SIGHUP); resolves when done. Changes and problems are emitted as usual. */
+  async reload(): Promise<void> {
+    if (!this.#running) return;
+    await this.#reload();
+  }
+
   #problem(err: DatastoreError): void {
+    counters(this).problems++;
     this.#log.warn({ code: err.code, subject: err.subject, err: err.message }, 'datastore problem');
     this.emit('problem', err);
   }
@@ -207,7 +219,8 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
       try {
         this.#watcher = watch(dir, { persistent: false }, (_event, filename) => {
           // filename can be missing on some platforms: then any change in the directory counts.
-          if (filename === null || filename === name) this.#schedule();
+          // A ConfigMap volume updates by swapping its "..data" symlink, not the file's name.
+          if (filename === null || filename === name || filename.startsWith('..')) this.#schedule();
         });
         this.#watcher.on('error', (err) => {
           this.#log.warn({ err: String(err), dir }, 'fs.watch failed; polling only');
@@ -245,55 +258,59 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
     this.#debounce.unref();
   }
 
-  async #reload(): Promise<void> {
-    if (this.#reading) {
+  #reload(): Promise<void> {
+    if (this.#current) {
+      // One more pass after the current one; the caller waits for both.
       this.#readAgain = true;
-      return;
+      return this.#current;
     }
-    this.#reading = true;
-    try {
-      do {
-        this.#readAgain = false;
-        // A writer may be mid-way (truncate, then write): wait until the file has been quiet
-        // for the debounce time before believing it.
-        const modified = await stat(this.path).then((st) => st.mtimeMs, () => 0);
-        const age = Date.now() - modified;
-        if (age < this.#o.debounceMs) {
-          await new Promise((r) => setTimeout(r, this.#o.debounceMs - age));
-          this.#readAgain = true;
-          continue;
+    this.#current = this.#readLoop().finally(() => { this.#current = null; });
+    return this.#current;
+  }
+
+  async #readLoop(): Promise<void> {
+    do {
+      this.#readAgain = false;
+      // A writer may be mid-way (truncate, then write): wait until the file has been quiet
+      // for the debounce time before believing it.
+      const modified = await stat(this.path).then((st) => st.mtimeMs, () => 0);
+      const age = Date.now() - modified;
+      // (A modification time in the future, from a skewed clock, counts as quiet.)
+      if (age >= 0 && age < this.#o.debounceMs) {
+        await new Promise((r) => setTimeout(r, this.#o.debounceMs - age));
+        this.#readAgain = true;
+        continue;
+      }
+      this.#statSig = await this.#signature();
+      let text: string;
+      try {
+        text = await readFile(this.path, 'utf8');
+      } catch (err) {
+        if (!this.#missingReported) {
+          this.#missingReported = true;
+          this.#problem(new DatastoreError(DatastoreErrorCode.FileUnreadable, this.path, `cannot read the datastore file: ${(err as Error).message}; keeping the last good state`, [], { cause: err }));
         }
-        this.#statSig = await this.#signature();
-        let text: string;
-        try {
-          text = await readFile(this.path, 'utf8');
-        } catch (err) {
-          if (!this.#missingReported) {
-            this.#missingReported = true;
-            this.#problem(new DatastoreError(DatastoreErrorCode.FileUnreadable, this.path, `cannot read the datastore file: ${(err as Error).message}; keeping the last good state`, [], { cause: err }));
-          }
-          continue;
-        }
-        this.#missingReported = false;
-        if (!this.#running || text === this.#lastText || text === this.#lastBadText) continue;
-        if (text.trim() === '') {
-          // An empty file is what a truncating writer leaves for a moment; applying it would
-          // delete every object. Emptying the model takes a file with at least a comment.
-          this.#lastBadText = text;
-          this.#problem(new DatastoreError(DatastoreErrorCode.FileUnreadable, this.path, 'the file is empty; keeping the last good state (write a comment line to really remove everything)'));
-          continue;
-        }
-        const problem = this.#apply(text);
-        if (problem) {
-          this.#lastBadText = text; // report a bad edit once, not on every poll
-          this.#problem(problem);
-        } else {
-          this.reloads++;
-          this.#log.info({ path: this.path }, 'datastore file re-read');
-        }
-      } while (this.#readAgain && this.#running);
-    } finally {
-      this.#reading = false;
-    }
+        continue;
+      }
+      this.#missingReported = false;
+      if (!this.#running || text === this.#lastText || text === this.#lastBadText) continue;
+      if (text.trim() === '') {
+        // An empty file is what a truncating writer leaves for a moment; applying it would
+        // delete every object. Emptying the model takes a file with at least a comment.
+        this.#lastBadText = text;
+        this.#problem(new DatastoreError(DatastoreErrorCode.FileUnreadable, this.path, 'the file is empty; keeping the last good state (write a comment line to really remove everything)'));
+        continue;
+      }
+      const problem = this.#apply(text);
+      if (problem) {
+        this.#lastBadText = text; // report a bad edit once, not on every poll
+        this.#problem(problem);
+      } else {
+        this.reloads++;
+        counters(this).resyncs++;
+        this.emit('resync', { kind: 'file', reason: 'file' });
+        this.#log.info({ path: this.path }, 'datastore file re-read');
+      }
+    } while (this.#readAgain && this.#running);
   }
 }

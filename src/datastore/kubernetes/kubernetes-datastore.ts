@@ -15,7 +15,7 @@ import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
 import { DatastoreError, DatastoreErrorCode } from '../errors.ts';
 import { Defaults, Kind, TORTIE_GROUP, TORTIE_VERSION } from '../model.ts';
-import type { Datastore, DatastoreEvents, ModelObject, NodeBGPStatus, Snapshot } from '../model.ts';
+import type { Datastore, DatastoreEvents, DatastoreStats, ModelObject, NodeBGPStatus, Snapshot } from '../model.ts';
 import { ModelStore } from '../store.ts';
 import { validateBGPConfiguration, validateBGPPeer, validateNode, validatePod } from '../validate.ts';
 import type { ValidationResult } from '../validate.ts';
@@ -25,7 +25,7 @@ import { SupervisedInformer } from './supervised-informer.ts';
 import type { Backoff } from './supervised-informer.ts';
 import { StatusWriter } from './status-writer.ts';
 import { SecretReader } from './secret-reader.ts';
-import { emitChange } from '../emit.ts';
+import { counters, emitChange } from '../emit.ts';
 
 export interface KubernetesDatastoreOptions {
   kubeConfig: KubeConfig;
@@ -47,6 +47,8 @@ export interface KubernetesDatastoreOptions {
 
 interface KindSpec {
   kind: Kind;
+  /** Keyed "namespace/name" (Pods) rather than "name". */
+  namespaced: boolean;
   path: string;
   fieldSelector?: string;
   list: () => Promise<KubernetesListObject<KubernetesObject>>;
@@ -78,7 +80,7 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
   readonly #kinds: Kind[] = [];
   readonly #log: Logger;
   /** Last resourceVersion seen per object, valid or not. */
-  readonly #seen = new Map<Kind, Map<string, string>>([Kind.Node, Kind.Pod, Kind.BGPConfiguration, Kind.BGPPeer, Kind.Secret].map((k) => [k, new Map()]));
+  readonly #seen = new Map<Kind, Map<string, string>>([Kind.Node, Kind.Pod, Kind.BGPConfiguration, Kind.BGPPeer].map((k) => [k, new Map()]));
   #synced = false;
   #syncing = false;
   #resolveSynced!: () => void;
@@ -103,17 +105,17 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
       custom.listClusterCustomObject({ group: TORTIE_GROUP, version: TORTIE_VERSION, plural }) as Promise<KubernetesListObject<KubernetesObject>>;
     const podSelector = `spec.nodeName=${options.nodeName}`;
     const specs: KindSpec[] = [
-      { kind: Kind.Node, path: '/api/v1/nodes', list: () => core.listNode(), validate: validateNode },
+      { kind: Kind.Node, namespaced: false, path: '/api/v1/nodes', list: () => core.listNode(), validate: validateNode },
       {
-        kind: Kind.Pod, path: '/api/v1/pods', fieldSelector: podSelector,
+        kind: Kind.Pod, namespaced: true, path: '/api/v1/pods', fieldSelector: podSelector,
         list: () => core.listPodForAllNamespaces({ fieldSelector: podSelector }), validate: validatePod,
       },
       {
-        kind: Kind.BGPConfiguration, path: `/apis/${TORTIE_GROUP}/${TORTIE_VERSION}/bgpconfigurations`,
+        kind: Kind.BGPConfiguration, namespaced: false, path: `/apis/${TORTIE_GROUP}/${TORTIE_VERSION}/bgpconfigurations`,
         list: customList('bgpconfigurations'), validate: validateBGPConfiguration,
       },
       {
-        kind: Kind.BGPPeer, path: `/apis/${TORTIE_GROUP}/${TORTIE_VERSION}/bgppeers`,
+        kind: Kind.BGPPeer, namespaced: false, path: `/apis/${TORTIE_GROUP}/${TORTIE_VERSION}/bgppeers`,
         list: customList('bgppeers'), validate: validateBGPPeer,
       },
     ];
@@ -127,13 +129,17 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
         silenceTimeoutMs: options.silenceTimeoutMs ?? 120_000,
         backoff: options.backoff ?? { initialMs: 500, maxMs: 30_000 },
         random: options.random,
-        onList: (items) => {
+        onList: (items, why) => {
+          if (why !== 'initial') {
+            counters(this).resyncs++;
+            this.emit('resync', { kind: spec.kind, reason: why });
+          }
           this.#relist(spec, items);
           this.#checkSynced();
         },
         onUpsert: (raw) => this.#upsert(spec, raw),
         onDelete: (raw) => {
-          const key = keyOf(raw, spec.kind === Kind.Pod || spec.kind === Kind.Secret);
+          const key = keyOf(raw, spec.namespaced);
           this.#seen.get(spec.kind)!.delete(key);
           this.#store.delete(spec.kind, key);
         },
@@ -203,7 +209,12 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
     });
   }
 
+  stats(): DatastoreStats {
+    return { ...counters(this) };
+  }
+
   #problem(err: DatastoreError): void {
+    counters(this).problems++;
     this.#log.warn({ code: err.code, subject: err.subject, err: err.message }, 'datastore problem');
     this.emit('problem', err);
   }
@@ -220,7 +231,7 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
   #upsert(spec: KindSpec, raw: KubernetesObject): void {
     // ListWatch hands over the items of a list we have already reconciled in #relist; a version
     // seen before is skipped so that an invalid object is reported once, not twice.
-    const key = keyOf(raw, spec.kind === Kind.Pod || spec.kind === Kind.Secret);
+    const key = keyOf(raw, spec.namespaced);
     const rv = raw.metadata?.resourceVersion;
     const seen = this.#seen.get(spec.kind)!;
     if (rv !== undefined && seen.get(key) === rv) return;
@@ -231,8 +242,7 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
 
   /** A full list: delete what is gone, then add and update. Invalid objects that are present stay as they were. */
   #relist(spec: KindSpec, items: readonly KubernetesObject[]): void {
-    const namespaced = spec.kind === Kind.Pod || spec.kind === Kind.Secret;
-    const present = new Set(items.map((i) => keyOf(i, namespaced)));
+    const present = new Set(items.map((i) => keyOf(i, spec.namespaced)));
     for (const key of this.#store.keys(spec.kind)) if (!present.has(key)) this.#store.delete(spec.kind, key);
     const seen = this.#seen.get(spec.kind)!;
     for (const key of seen.keys()) if (!present.has(key)) seen.delete(key);

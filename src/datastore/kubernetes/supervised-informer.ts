@@ -35,7 +35,11 @@ export interface SupervisedInformerOptions<T extends KubernetesObject> {
   backoff: Backoff;
   /** Randomness for jitter; injected for tests. */
   random?: () => number;
-  onList: (items: readonly T[]) => void;
+  /**
+   * A full list arrived. `why`: the first ever (`initial`), the first after the informer was
+   * restarted (`restart`), or one ListWatch made on 410 Gone (`expired`).
+   */
+  onList: (items: readonly T[], why: 'initial' | 'restart' | 'expired') => void;
   onUpsert: (obj: T) => void;
   onDelete: (obj: T) => void;
   /** A failure the informer recovers from; `silent` marks a watchdog restart. */
@@ -150,17 +154,21 @@ export class SupervisedInformer<T extends KubernetesObject> {
       },
     };
 
+    let listsInGeneration = 0;
     const list = async (): Promise<KubernetesListObject<T>> => {
       const result = await this.#o.list();
       if (!live()) throw new Error('retired informer generation');
       this.#touch();
       this.#attempts = 0;
+      const why = listsInGeneration++ > 0 ? 'expired' : this.#synced ? 'restart' : 'initial';
       this.#synced = true;
-      this.#o.onList(result.items ?? []);
+      this.#o.onList(result.items ?? [], why);
       return result;
     };
 
-    const lw = new ListWatch<T>(this.#o.path, watch as unknown as Watch, list, false, undefined, this.#o.fieldSelector);
+    // ListWatch waits between re-watches; an unref'd timer so that it never holds the process at exit.
+    const delayFn = (ms: number) => new Promise<void>((resolve) => { setTimeout(resolve, ms).unref(); });
+    const lw = new ListWatch<T>(this.#o.path, watch as unknown as Watch, list, false, undefined, this.#o.fieldSelector, { delayFn });
     lw.on('add', (obj) => { if (live()) this.#o.onUpsert(obj); });
     lw.on('update', (obj) => { if (live()) this.#o.onUpsert(obj); });
     lw.on('delete', (obj) => { if (live()) this.#o.onDelete(obj); });

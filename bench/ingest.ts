@@ -4,7 +4,9 @@
  * BIRD, FRR (bgpd), GoBGP, one after another in the same run, each started fresh, each in its own
  * namespace on one bridge.
  *
- *   npm run bench -- ingest [sizes=10000,100000,1000000] [receivers=tortie,bird,frr,gobgp]
+ *   npm run bench -- ingest [sizes=10000,100000,1000000] [receivers=tortie,bird,frr,gobgp:100000]
+ *
+ * A receiver may carry a size cap (`gobgp:100000`): GoBGP takes minutes for 1M on a loaded machine.
  *
  * Polling resolution: about 20 ms for tortie and BIRD, 100 ms for FRR and GoBGP (their CLIs cost
  * 50 ms and more per call), which matters only for the 10k case.
@@ -20,6 +22,11 @@ import { SpeakerProcess } from '../test/interop/harness/speaker-process.ts';
 import type { BenchReport } from './lib/report.ts';
 
 const FEEDER = { v4: '198.51.100.99', asn: 65100 };
+/**
+ * How tortie's process runs: a small young generation keeps V8 from holding on to pages that
+ * decoding garbage once needed (src/bgp/NOTES.md). Override with TORTIE_NODE_FLAGS="".
+ */
+const TORTIE_NODE_FLAGS = (process.env.TORTIE_NODE_FLAGS ?? '--max-semi-space-size=2').split(' ').filter(Boolean);
 const RECEIVER = { v4: '198.51.100.1', asn: 64512 };
 
 async function rssMiB(pid: number): Promise<number> {
@@ -69,6 +76,7 @@ interface Receiver {
   pid(): number;
   count(): Promise<number>;
   pollMs: number;
+  settle?(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -77,9 +85,17 @@ const neighbor = { name: 'feeder', address: FEEDER.v4, asn: FEEDER.asn, localAdd
 async function startReceiver(kind: string, ns: Netns): Promise<Receiver> {
   switch (kind) {
     case 'tortie': {
-      const t = await SpeakerProcess.start(ns, { localAsn: RECEIVER.asn, routerId: RECEIVER.v4, families: ['ipv4'], holdTime: 240 });
+      const t = await SpeakerProcess.start(ns, { localAsn: RECEIVER.asn, routerId: RECEIVER.v4, families: ['ipv4'], holdTime: 240 }, ['--expose-gc', ...TORTIE_NODE_FLAGS]);
       await t.addPeer({ address: FEEDER.v4, asn: FEEDER.asn, localAddress: RECEIVER.v4, mode: 'passive', families: ['ipv4'] });
-      return { name: 'tortie', pid: () => t.pid, count: async () => (await t.count()).ipv4, pollMs: 20, stop: () => t.stop() };
+      return {
+        name: 'tortie',
+        pid: () => t.pid,
+        count: async () => (await t.count()).ipv4,
+        pollMs: 20,
+        // A daemon's steady state: garbage from decoding collected (the daemons free theirs as they go).
+        settle: () => t.call<NodeJS.MemoryUsage>('memory').then((m) => void process.stderr.write(`tortie memory after GC: ${JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v / 2 ** 20)])))} MiB\n`)),
+        stop: () => t.stop(),
+      };
     }
     case 'bird': {
       const b = await Bird.start({ ns, routerId: RECEIVER.v4, asn: RECEIVER.asn, neighbors: [neighbor] });
@@ -112,7 +128,10 @@ async function startReceiver(kind: string, ns: Netns): Promise<Receiver> {
 
 export async function run(args: string[]): Promise<BenchReport> {
   const sizes = (args[0] ?? '10000,100000,1000000').split(',').map(Number);
-  const kinds = (args[1] ?? 'tortie,bird,frr,gobgp').split(',');
+  const kinds = (args[1] ?? 'tortie,bird,frr,gobgp:100000').split(',').map((k) => {
+    const [kind, cap] = k.split(':');
+    return { kind, cap: cap ? Number(cap) : Infinity };
+  });
   const rows: BenchReport['rows'] = [];
   const sw = await Switch.create(uniqueName('tsw'));
   const nsF = await Netns.create(uniqueName('tsf'));
@@ -124,7 +143,8 @@ export async function run(args: string[]): Promise<BenchReport> {
       const feeder = new Feeder(nsF, n);
       await feeder.ready;
       try {
-        for (const kind of kinds) {
+        for (const { kind, cap } of kinds) {
+          if (n > cap) continue;
           const r = await startReceiver(kind, nsR);
           try {
             let t: { established: number; sent: number } | null = null;
@@ -145,6 +165,7 @@ export async function run(args: string[]): Promise<BenchReport> {
               }
               await new Promise((res) => setTimeout(res, r.pollMs));
             }
+            await r.settle?.();
             const rss = await rssMiB(r.pid());
             rows.push([n, r.name, done ? (done - t.established) / 1000 : 'timeout', (t.sent - t.established) / 1000, Math.round(rss)]);
             process.stderr.write(`ingest ${n} -> ${r.name}: ${done ? ((done - t.established) / 1000).toFixed(2) : 'timeout'} s, ${rss.toFixed(0)} MiB\n`);
@@ -168,7 +189,8 @@ export async function run(args: string[]): Promise<BenchReport> {
     rows,
     notes: [
       'Seconds from Established until the receiver\'s table holds every prefix (polled: ~20 ms tortie/BIRD, ~100 ms FRR/GoBGP).',
-      'RSS of the receiving process (bird, bgpd without zebra, gobgpd, the node process running tortie\'s Speaker).',
+      'RSS of the receiving process (bird, bgpd without zebra, gobgpd, the node process running tortie\'s Speaker,',
+      'read after one full GC; about 88 MiB of it is Node 24 with type stripping and the loaded modules, before any route).',
       'Shared 2-core machine: numbers are noisy; run twice.',
     ],
   };

@@ -308,14 +308,12 @@ export class Speaker extends EventEmitter<{
   }
 
   status(): PeerStatus[] {
-    const wallNow = Date.now();
-    const now = this.clock.now();
     return [...this.peers.values()].map((rt) => ({
       address: rt.key,
       asn: rt.config.asn,
       type: rt.rib.kind === 'ibgp' ? 'ibgp' : 'ebgp',
       state: rt.session.state,
-      since: new Date(wallNow - (now - rt.session.since)).toISOString(),
+      since: new Date(rt.session.sinceWall).toISOString(),
       prefixesReceived: rt.rib.received(),
       prefixesAccepted: rt.rib.accepted(),
       prefixesAdvertised: rt.rib.advertised(),
@@ -444,6 +442,13 @@ export class Speaker extends EventEmitter<{
       const e = outcome.errors[0];
       rt.lastError = `UPDATE error (${outcome.action}): ${e.reason}`;
       this.log.warn({ peer: rt.key, action: outcome.action, errors: outcome.errors.map((x) => x.reason) }, 'malformed UPDATE handled per RFC 7606');
+    }
+    if (outcome?.action === 'afi-safi-disable') {
+      // RFC 7606 2 allows disabling the family; tortie does not run families half-way, so the
+      // session is reset instead (RFC 4760 7 permits either) and comes back after the idle hold.
+      const e = outcome.errors.find((x) => x.action === 'afi-safi-disable') ?? outcome.errors[0];
+      rt.session.reset(e);
+      return;
     }
     const eor = endOfRibFamily(msg);
     if (eor) {

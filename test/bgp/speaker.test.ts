@@ -192,4 +192,45 @@ describe('Speaker against a scripted peer', () => {
     await waitFor(() => s.rib.bestOf('203.0.113.0/24') === null, 10_000, 'stale purged');
     expect(s.rib.bestOf('192.0.2.0/24')).not.toBeNull();
   });
+
+  it('takes a new connection from an Established peer with graceful restart as its restart, keeping its routes (RFC 4724 4.2)', async () => {
+    const s = speaker({ host: '127.0.0.8', routerId: '10.0.0.8', localAsn: 64512, gracefulRestart: { restartTime: 30 } });
+    await s.start();
+    s.addPeer({ address: '127.0.0.9', asn: 65001, localAddress: '127.0.0.8', mode: 'passive', holdTime: 30 });
+    const grOpen = (p: FakePeer) => {
+      p.send({
+        type: 'open',
+        version: 4,
+        myAsn: 65001,
+        holdTime: 30,
+        bgpId: 0x0a000009,
+        capabilities: [
+          { kind: 'multiprotocol', afi: 1, safi: 1 },
+          { kind: 'four-octet-as', asn: 65001 },
+          { kind: 'graceful-restart', restarting: false, notification: false, restartTime: 20, families: [{ afi: 1, safi: 1, forwardingPreserved: true }] },
+        ],
+      });
+      p.send({ type: 'keepalive' });
+    };
+    const first = new FakePeer('127.0.0.9');
+    cleanups.push(() => first.close());
+    await first.dial('127.0.0.8', s.listenPort!);
+    grOpen(first);
+    await waitFor(() => s.peerStatus('127.0.0.9')!.state === 'Established', 10_000, 'Established');
+    first.send(update(['192.0.2.0/24', '203.0.113.0/24']));
+    await waitFor(() => s.rib.bestOf('203.0.113.0/24') !== null, 10_000, 'routes');
+    // The peer restarts: a new connection arrives while the old one still looks alive.
+    const second = new FakePeer('127.0.0.9');
+    cleanups.push(() => second.close());
+    await second.dial('127.0.0.8', s.listenPort!);
+    await waitFor(() => second.ofType('open').length === 1, 10_000, 'OPEN on the new connection');
+    await waitFor(() => first.closed, 10_000, 'old connection dropped');
+    expect(s.rib.bestOf('203.0.113.0/24')).not.toBeNull();
+    grOpen(second);
+    await waitFor(() => s.peerStatus('127.0.0.9')!.state === 'Established', 10_000, 'back');
+    second.send(update(['192.0.2.0/24']));
+    second.send(update([]));
+    await waitFor(() => s.rib.bestOf('203.0.113.0/24') === null, 10_000, 'stale purged after End-of-RIB');
+    expect(s.rib.bestOf('192.0.2.0/24')).not.toBeNull();
+  });
 });

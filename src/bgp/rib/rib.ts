@@ -17,7 +17,7 @@ import { AttrPool, asPathContains, prependAs, type AttrInput, type AttrSet } fro
 import { selectBest, DEFAULT_LOCAL_PREF, type Candidate } from './decision.ts';
 import { ACCEPT_ALL, compilePolicy, type CompiledPolicy, type Policy } from './policy.ts';
 import { keyAfi, keysOverlap, listKey, parsePrefix, type RouteKey } from './prefix.ts';
-import { newRouteTable, type RouteTable } from './table.ts';
+import { newIndexTable, newRouteTable, type RouteTable } from './table.ts';
 
 export const AFIS: readonly Afi[] = [Afi.IPv4, Afi.IPv6];
 
@@ -60,6 +60,8 @@ export class RibSource {
   readonly id: string;
   readonly address: string;
   bgpId: number;
+  /** Small integer naming this source in the Loc-RIB (which stores indices, not pointers). */
+  index = 0;
   /** Adj-RIB-In after import policy: what this source offers the decision process. */
   readonly adjIn = new Map<Afi, RouteTable<AttrSet>>([
     [Afi.IPv4, newRouteTable(Afi.IPv4)],
@@ -189,11 +191,14 @@ export class Rib {
   private readonly clusterRanges: RouteKey[];
   private readonly nextHopReachable: (nh: string, afi: Afi) => boolean;
   private readonly peers = new Map<string, RibPeer>();
-  /** Loc-RIB: the winning source per prefix. */
-  private readonly locRib = new Map<Afi, RouteTable<RibSource>>([
-    [Afi.IPv4, newRouteTable(Afi.IPv4)],
-    [Afi.IPv6, newRouteTable(Afi.IPv6)],
+  /** Loc-RIB: the winning source per prefix, as the source's index (2 bytes, not a pointer). */
+  private readonly locRib = new Map<Afi, RouteTable<number>>([
+    [Afi.IPv4, newIndexTable(Afi.IPv4)],
+    [Afi.IPv6, newIndexTable(Afi.IPv6)],
   ]);
+  /** Sources by index (0 unused); indices of removed peers are reused. */
+  private readonly byIndex: Array<RibSource | undefined> = [undefined];
+  private readonly freeIndices: number[] = [];
   private readonly listeners = new Set<BestChangeListener>();
   /** The local source and every peer, in a plain array for the hot loop. */
   private sources: RibSource[] = [];
@@ -206,6 +211,8 @@ export class Rib {
     this.clusterRanges = (opts.clusterRanges ?? []).map((r) => parsePrefix(r).key);
     this.nextHopReachable = opts.nextHopReachable ?? (() => true);
     this.local = new RibSource('local', 'local', '', opts.routerId);
+    this.local.index = 1;
+    this.byIndex.push(this.local);
     this.sources = [this.local];
   }
 
@@ -220,6 +227,10 @@ export class Rib {
   addPeer(config: RibPeerConfig): RibPeer {
     if (this.peers.has(config.id)) throw new RibError('bgp-peer-exists', `peer ${config.id} already exists`);
     const peer = new RibPeer(config.asn === this.localAsn ? 'ibgp' : 'ebgp', config);
+    const index = this.freeIndices.pop() ?? this.byIndex.length;
+    if (index > 0xffff) throw new RibError('bgp-too-many-peers', 'at most 65534 peers at a time');
+    peer.index = index;
+    this.byIndex[index] = peer;
     this.peers.set(config.id, peer);
     this.sources = [this.local, ...this.peers.values()];
     return peer;
@@ -238,6 +249,9 @@ export class Rib {
     this.peerDown(peer, { keepStale: false });
     this.dropStale(peer);
     this.peers.delete(peer.id);
+    // Its routes are withdrawn above, so no Loc-RIB entry names its index any more.
+    this.byIndex[peer.index] = undefined;
+    this.freeIndices.push(peer.index);
     this.sources = [this.local, ...this.peers.values()];
     for (const p of this.peers.values()) p.exportMemo.delete(peer);
   }
@@ -415,9 +429,14 @@ export class Rib {
   // Decision (Loc-RIB)
 
   best(afi: Afi, key: RouteKey): BestRoute | null {
-    const src = this.locRib.get(afi)!.get(key);
+    const src = this.winner(afi, key);
     if (!src) return null;
     return { source: src, attrs: src.lookup(afi, key)! };
+  }
+
+  private winner(afi: Afi, key: RouteKey): RibSource | undefined {
+    const i = this.locRib.get(afi)!.get(key);
+    return i === undefined ? undefined : this.byIndex[i];
   }
 
   locRibSize(afi: Afi): number {
@@ -468,9 +487,10 @@ export class Rib {
       winnerAttrs = w.attrs;
     }
     const loc = this.locRib.get(afi)!;
-    const before = loc.get(key);
-    if (winner) loc.set(key, winner);
-    else if (before) loc.delete(key);
+    const beforeIndex = loc.get(key);
+    const before = beforeIndex === undefined ? undefined : this.byIndex[beforeIndex];
+    if (winner) loc.set(key, winner.index);
+    else if (beforeIndex !== undefined) loc.delete(key);
     else return;
     // Even with the same source the attributes may have changed: tell listeners and peers.
     if (this.listeners.size) {
@@ -504,7 +524,7 @@ export class Rib {
    * reflection rules (RFC 4271 9.1.3, RFC 4456 6) and export policy; null when nothing.
    */
   exportFor(peer: RibPeer, afi: Afi, key: RouteKey): AttrSet | null {
-    const src = this.locRib.get(afi)!.get(key);
+    const src = this.winner(afi, key);
     if (!src || src === peer) return null;
     const attrs = src.lookup(afi, key)!;
     let memo = peer.exportMemo.get(src);

@@ -30,59 +30,87 @@ export function newRouteTable<V>(afi: Afi): RouteTable<V> {
   return afi === Afi.IPv4 ? new V4Table<V>() : (new Map<string, V>() as unknown as RouteTable<V>);
 }
 
+/** A table whose values are small integers (1-65535), kept in a Uint16Array: 7 bytes a slot. */
+export function newIndexTable(afi: Afi): RouteTable<number> {
+  return afi === Afi.IPv4 ? new V4Table<number>({ smallIntegers: true }) : (new Map<string, number>() as unknown as RouteTable<number>);
+}
+
 const EMPTY = 0;
 const DELETED = 0xff;
+/** Grow past 3/4 full, by half: a table of a million sits between 50 and 75% full, not at 48%. */
+const MAX_LOAD = 0.75;
+const GROWTH = 1.5;
 
 export class V4Table<V> implements RouteTable<V> {
   private addrs: Uint32Array;
   /** 0: empty; 0xff: deleted; otherwise prefix length + 1. */
   private tags: Uint8Array;
   private vals: Array<V | undefined>;
-  private mask: number;
+  /** With `smallIntegers`: the values, 0 standing for none. */
+  private small: Uint16Array | null;
+  private cap: number;
   private count = 0;
   /** Live and deleted slots: what probing has to walk past. */
   private used = 0;
   /** Bumped on every rehash, so that iterators know to start over. */
   private generation = 0;
 
-  constructor(capacity = 16) {
-    let cap = 16;
-    while (cap < capacity * 2) cap *= 2;
-    this.addrs = new Uint32Array(cap);
-    this.tags = new Uint8Array(cap);
-    this.vals = new Array<V | undefined>(cap);
-    this.mask = cap - 1;
+  constructor(opts: { capacity?: number; smallIntegers?: boolean } = {}) {
+    this.cap = Math.max(16, Math.ceil((opts.capacity ?? 16) / MAX_LOAD));
+    this.addrs = new Uint32Array(this.cap);
+    this.tags = new Uint8Array(this.cap);
+    this.small = opts.smallIntegers ? new Uint16Array(this.cap) : null;
+    this.vals = this.small ? [] : new Array<V | undefined>(this.cap);
+  }
+
+  private value(i: number): V | undefined {
+    const small = this.small;
+    if (small) return (small[i] === 0 ? undefined : small[i]) as V | undefined;
+    return this.vals[i];
+  }
+
+  private store(i: number, v: V | undefined): void {
+    if (this.small) this.small[i] = v === undefined ? 0 : (v as unknown as number);
+    else this.vals[i] = v;
   }
 
   get size(): number {
     return this.count;
   }
 
-  private static hash(addr: number, len: number): number {
-    let h = Math.imul(addr ^ Math.imul(len + 1, 0x9e3779b1), 0x85ebca6b);
+  /**
+   * The first slot to probe: MurmurHash3's 32-bit finalizer over the address mixed with the
+   * length (prefixes of one length differ only in their high bits), scaled to the capacity by
+   * multiplication (Lemire's fastrange: exact in doubles, since h * cap stays under 2^53).
+   */
+  private start(addr: number, len: number): number {
+    let h = addr ^ Math.imul(len, 0x9e3779b1);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35);
-    return (h ^ (h >>> 16)) >>> 0;
+    h = (h ^ (h >>> 16)) >>> 0;
+    return Math.floor((h * this.cap) / 4294967296);
   }
 
   /** The slot holding the key, or -1. */
   private find(addr: number, tag: number): number {
     const tags = this.tags;
     const addrs = this.addrs;
-    const mask = this.mask;
-    let i = V4Table.hash(addr, tag) & mask;
+    const cap = this.cap;
+    let i = this.start(addr, tag);
     for (;;) {
       const t = tags[i];
       if (t === EMPTY) return -1;
       if (t === tag && addrs[i] === addr) return i;
-      i = (i + 1) & mask;
+      if (++i === cap) i = 0;
     }
   }
 
   get(key: RouteKey): V | undefined {
     const k = key as number;
     const i = this.find(Math.floor(k / 64), (k % 64) + 1);
-    return i < 0 ? undefined : this.vals[i];
+    return i < 0 ? undefined : this.value(i);
   }
 
   has(key: RouteKey): boolean {
@@ -91,12 +119,16 @@ export class V4Table<V> implements RouteTable<V> {
   }
 
   set(key: RouteKey, value: V): this {
+    if (this.small) {
+      const n = value as unknown as number;
+      if (!(Number.isInteger(n) && n >= 1 && n <= 0xffff)) throw new RangeError(`V4Table: ${String(value)} is not a small integer (1-65535)`);
+    }
     const k = key as number;
     const addr = Math.floor(k / 64);
     const tag = (k % 64) + 1;
     const tags = this.tags;
-    const mask = this.mask;
-    let i = V4Table.hash(addr, tag) & mask;
+    const cap = this.cap;
+    let i = this.start(addr, tag);
     let free = -1;
     for (;;) {
       const t = tags[i];
@@ -104,10 +136,10 @@ export class V4Table<V> implements RouteTable<V> {
       if (t === DELETED) {
         if (free < 0) free = i;
       } else if (t === tag && this.addrs[i] === addr) {
-        this.vals[i] = value;
+        this.store(i, value);
         return this;
       }
-      i = (i + 1) & mask;
+      if (++i === cap) i = 0;
     }
     if (free >= 0) {
       i = free;
@@ -116,9 +148,12 @@ export class V4Table<V> implements RouteTable<V> {
     }
     tags[i] = tag;
     this.addrs[i] = addr;
-    this.vals[i] = value;
+    this.store(i, value);
     this.count++;
-    if (this.used * 10 > (mask + 1) * 7) this.rehash(this.count * 2 > mask + 1 ? (mask + 1) * 2 : mask + 1);
+    if (this.used > cap * MAX_LOAD) {
+      // Grow when live entries fill it; otherwise just sweep the tombstones out.
+      this.rehash(this.count > (cap * MAX_LOAD) / GROWTH ? Math.ceil(cap * GROWTH) : cap);
+    }
     return this;
   }
 
@@ -127,7 +162,7 @@ export class V4Table<V> implements RouteTable<V> {
     const i = this.find(Math.floor(k / 64), (k % 64) + 1);
     if (i < 0) return false;
     this.tags[i] = DELETED;
-    this.vals[i] = undefined;
+    this.store(i, undefined);
     this.count--;
     if (this.count === 0) this.clear();
     return true;
@@ -135,37 +170,40 @@ export class V4Table<V> implements RouteTable<V> {
 
   clear(): void {
     if (this.used === 0) return;
+    this.cap = 16;
     this.addrs = new Uint32Array(16);
     this.tags = new Uint8Array(16);
-    this.vals = new Array<V | undefined>(16);
-    this.mask = 15;
+    if (this.small) this.small = new Uint16Array(16);
+    else this.vals = new Array<V | undefined>(16);
     this.count = 0;
     this.used = 0;
     this.generation++;
   }
 
   private rehash(cap: number): void {
-    const { addrs, tags, vals } = this;
+    const { addrs, tags, vals, small } = this;
+    this.cap = cap;
     this.addrs = new Uint32Array(cap);
     this.tags = new Uint8Array(cap);
-    this.vals = new Array<V | undefined>(cap);
-    this.mask = cap - 1;
+    if (small) this.small = new Uint16Array(cap);
+    else this.vals = new Array<V | undefined>(cap);
     this.used = this.count;
     this.generation++;
     for (let j = 0; j < tags.length; j++) {
       const t = tags[j];
       if (t === EMPTY || t === DELETED) continue;
-      let i = V4Table.hash(addrs[j], t) & this.mask;
-      while (this.tags[i] !== EMPTY) i = (i + 1) & this.mask;
+      let i = this.start(addrs[j], t);
+      while (this.tags[i] !== EMPTY) if (++i === cap) i = 0;
       this.tags[i] = t;
       this.addrs[i] = addrs[j];
-      this.vals[i] = vals[j];
+      if (small) this.small![i] = small[j];
+      else this.vals[i] = vals[j];
     }
   }
 
   private *iterate<T>(pick: (key: number, value: V) => T): IterableIterator<T> {
     let gen = this.generation;
-    for (let i = 0; i <= this.mask; i++) {
+    for (let i = 0; i < this.cap; i++) {
       if (gen !== this.generation) {
         gen = this.generation;
         i = -1;
@@ -173,7 +211,7 @@ export class V4Table<V> implements RouteTable<V> {
       }
       const t = this.tags[i];
       if (t === EMPTY || t === DELETED) continue;
-      yield pick(this.addrs[i] * 64 + (t - 1), this.vals[i] as V);
+      yield pick(this.addrs[i] * 64 + (t - 1), this.value(i) as V);
     }
   }
 

@@ -50,6 +50,7 @@ export class Session {
   private readonly ctx: FsmContext;
   private _state: State = State.Idle;
   private _since: number;
+  private _sinceWall = Date.now();
   private conn: Connection | null = null;
   /** RFC 4271 6.8: the peer's connection that arrived while ours was in flight, and its OPEN. */
   private pending: { conn: Connection; open: OpenMessage | null } | null = null;
@@ -87,6 +88,11 @@ export class Session {
     return this._since;
   }
 
+  /** Wall-clock time (ms since the epoch) of the last state change, for people. */
+  get sinceWall(): number {
+    return this._sinceWall;
+  }
+
   get lastError(): string | null {
     return this.ctx.lastError;
   }
@@ -113,6 +119,14 @@ export class Session {
   stop(error?: BgpError): void {
     this.dispatch({ type: 'stop', error });
     this.dropPending();
+  }
+
+  /**
+   * Resets the session with a NOTIFICATION, as for a bad message: it comes back by itself after
+   * the idle hold (unlike `stop`).
+   */
+  reset(error: BgpError): void {
+    this.dispatch({ type: 'bad-message', error });
   }
 
   /** Sends a ROUTE-REFRESH (RFC 2918) when the peer supports it; false otherwise. */
@@ -298,6 +312,7 @@ export class Session {
     if (from === to) return;
     this._state = to;
     this._since = this.clock.now();
+    this._sinceWall = Date.now();
     this.handler.stateChanged?.(from, to);
   }
 

@@ -47,4 +47,26 @@ describe('V4Table (IPv4 route table in typed arrays)', () => {
     }
     for (let i = 0; i < 100; i++) expect(seen.has(v4Key(i << 8, 24))).toBe(true);
   });
+
+  it('with small integer values, stores them in 2 bytes and refuses anything else', () => {
+    const op = fc.record({ del: fc.boolean(), addr: fc.integer({ min: 0, max: 63 }).map((x) => (x * 0x00010000) >>> 0), len: fc.integer({ min: 16, max: 32 }), v: fc.integer({ min: 1, max: 0xffff }) });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+        const t = new V4Table<number>({ smallIntegers: true });
+        const m = new Map<number, number>();
+        for (const o of ops) {
+          const k = v4Key(o.addr, o.len);
+          if (o.del) expect(t.delete(k)).toBe(m.delete(k));
+          else {
+            t.set(k, o.v);
+            m.set(k, o.v);
+          }
+        }
+        expect(t.size).toBe(m.size);
+        for (const [k, v] of m) expect(t.get(k)).toBe(v);
+      }),
+    );
+    const t = new V4Table<number>({ smallIntegers: true });
+    expect(() => t.set(v4Key(0, 0), 70000)).toThrow(RangeError);
+  });
 });

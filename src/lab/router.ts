@@ -27,6 +27,20 @@ export interface RouterSession {
   state: string;
 }
 
+/**
+ * BGP protocols and their session state from `birdc show protocols`. Columns: name, proto, table,
+ * state, since (one or two words, as BIRD's timeformat says), info; the BGP state is the first
+ * RFC 4271 state name in the info, which may go on ("Active  Socket: Connection refused").
+ */
+export function parseBirdProtocols(out: string): Map<string, string> {
+  const byName = new Map<string, string>();
+  for (const line of out.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[1] === 'BGP') byName.set(cols[0], cols.slice(4).find((c) => BGP_STATE_NAMES.includes(c)) ?? cols[3]);
+  }
+  return byName;
+}
+
 /** BIRD's protocol name for a node's session: `node1`, `node1_v6`. */
 export function birdNeighborName(nodeIndex: number, v6: boolean): string {
   return `node${nodeIndex}${v6 ? '_v6' : ''}`;
@@ -154,14 +168,7 @@ export class RouterView {
   async sessions(): Promise<RouterSession[]> {
     switch (this.state.kind) {
       case 'bird': {
-        const out = await this.birdc('show', 'protocols');
-        const byName = new Map<string, string>();
-        for (const line of out.split('\n')) {
-          const cols = line.trim().split(/\s+/);
-          // name proto table state since... info: the BGP state is the first state name in the
-          // info (which may go on: "Active  Socket: Connection refused").
-          if (cols[1] === 'BGP') byName.set(cols[0], cols.slice(4).find((c) => BGP_STATE_NAMES.includes(c)) ?? cols[3]);
-        }
+        const byName = parseBirdProtocols(await this.birdc('show', 'protocols'));
         return this.plan.nodes.flatMap((n) => [
           { peer: n.ipv4, state: byName.get(birdNeighborName(n.index, false)) ?? 'unknown' },
           ...(n.ipv6 ? [{ peer: n.ipv6, state: byName.get(birdNeighborName(n.index, true)) ?? 'unknown' }] : []),

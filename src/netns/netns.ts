@@ -52,18 +52,42 @@ export function uniqueName(prefix: string): string {
   return `${prefix}${(process.pid % 100000).toString(36)}${counter.toString(36)}`;
 }
 
+export interface NetnsOptions {
+  /**
+   * Processes started with `spawn` outlive the process that started them (the lab leaves daemons
+   * running after its command returns): they are detached into their own process group, unref'd,
+   * and their output goes to this file descriptor instead of pipes that would break on exit.
+   * `destroy()` then leaves them alone: whoever recorded their PIDs stops them.
+   */
+  outlive?: { outputFd: number };
+}
+
 export class Netns {
   readonly name: string;
   private children = new Set<ChildProcess>();
+  private readonly options: NetnsOptions;
 
-  private constructor(name: string) {
+  private constructor(name: string, options: NetnsOptions = {}) {
     this.name = name;
+    this.options = options;
+  }
+
+  /** A handle on a namespace that already exists (made earlier, perhaps by another process). */
+  static async attach(name: string, options: NetnsOptions = {}): Promise<Netns> {
+    if (!(await Netns.exists(name))) throw new Error(`network namespace ${name} does not exist`);
+    return new Netns(name, options);
+  }
+
+  /** Whether a named namespace exists (`ip netns list`). */
+  static async exists(name: string): Promise<boolean> {
+    const { stdout } = await run('ip', ['netns', 'list']);
+    return stdout.split('\n').some((l) => l.split(/\s+/)[0] === name);
   }
 
   /** Creates a namespace with loopback up. The name must not exist yet. */
-  static async create(name: string): Promise<Netns> {
+  static async create(name: string, options: NetnsOptions = {}): Promise<Netns> {
     await run('ip', ['netns', 'add', name]);
-    const ns = new Netns(name);
+    const ns = new Netns(name, options);
     await ns.ip('link', 'set', 'lo', 'up');
     return ns;
   }
@@ -98,6 +122,12 @@ export class Netns {
    * exited first. Its PID is the child's own (ip netns exec execs in place).
    */
   spawn(cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+    const out = this.options.outlive?.outputFd;
+    if (out !== undefined) {
+      const child = spawn('ip', ['netns', 'exec', this.name, cmd, ...args], { ...opts, detached: true, stdio: ['ignore', out, out] });
+      child.unref();
+      return child;
+    }
     const child = spawn('ip', ['netns', 'exec', this.name, cmd, ...args], { stdio: 'pipe', ...opts });
     this.children.add(child);
     child.on('exit', () => this.children.delete(child));

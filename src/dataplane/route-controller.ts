@@ -14,7 +14,7 @@
  */
 import { parseAddress, parsePrefix, prefixContains, prefixKey, type Prefix } from './address.ts';
 import { systemClock, type Clock } from './clock.ts';
-import type { Kernel, KernelEvent, KernelLink, KernelRoute, NextHop, RouteOp } from './kernel.ts';
+import type { Kernel, KernelEvent, KernelLink, KernelRoute, NextHop, OpResult, RouteOp } from './kernel.ts';
 import { RouteType, Scope } from './netlink.ts';
 import {
   DEFAULT_PRIORITY_V4,
@@ -119,10 +119,14 @@ const HOST_SYSCTLS: Array<[string, string]> = [
   ['net/ipv6/conf/all/forwarding', '1'],
 ];
 const ENOENT = 2;
+/** Operations per `kernel.apply` while a big change set is still being planned. */
+const APPLY_SLICE = 4096;
 
 interface Desired {
-  /** Family and canonical text only: 100k retained byte arrays would cost more than they save. */
-  prefix: { family: Prefix['family']; text: string };
+  /** Family and canonical text only, held flat: 100k retained byte arrays (or even one small
+   * object each) cost more in garbage collection than they save. */
+  family: Prefix['family'];
+  key: string;
   target: RouteTarget;
   /** `resolve`'s answer, valid while `epoch` equals the controller's link epoch. */
   want?: KernelRoute | null;
@@ -177,6 +181,7 @@ export class RouteController {
   private readonly opts: RouteControllerOptions;
 
   private desired = new Map<string, Desired>();
+  private workloadTargets = new Map<string, RouteTarget>();
   /** Desired workload prefixes by interface name, to act on link changes. */
   private byInterface = new Map<string, Set<string>>();
   private view = new Map<string, KernelRoute[]>();
@@ -279,7 +284,7 @@ export class RouteController {
     const old = this.desired.get(p.text);
     if (old && sameTarget(old.target, target)) return; // nothing new: no work
     this.unindex(p.text);
-    this.desired.set(p.text, { prefix: p, target, epoch: -1 });
+    this.desired.set(p.text, { family: p.family, key: p.text, target, want: undefined, epoch: -1 });
     if (target.kind === 'workload') {
       let s = this.byInterface.get(target.ifname);
       if (!s) this.byInterface.set(target.ifname, (s = new Set()));
@@ -303,7 +308,13 @@ export class RouteController {
 
   /** A pod address (no length: /32 or /128) reached through its host-side veth. */
   setWorkload(ip: string, ifname: string): void {
-    this.setRoute(ip, { kind: 'workload', ifname });
+    // Pods on one interface share one (never mutated) target: 100k fewer retained objects.
+    let t = this.workloadTargets.get(ifname);
+    if (!t) {
+      if (this.workloadTargets.size > 4096) this.workloadTargets.clear();
+      this.workloadTargets.set(ifname, (t = Object.freeze({ kind: 'workload', ifname }) as RouteTarget));
+    }
+    this.setRoute(ip, t);
   }
   setBlackhole(block: string): void {
     this.setRoute(block, { kind: 'blackhole' });
@@ -673,36 +684,73 @@ export class RouteController {
     if (!which) this.dirty.clear();
     const ops: RouteOp[] = [];
     const opKeys: string[] = [];
+    // Big change sets go to the kernel in slices while the rest is still being diffed, so that
+    // the kernel (on the other core) inserts routes while we plan: a 100k-route install is not
+    // diff-everything-then-send. Each slice is one `apply`, sent in order.
+    const sent: Array<Promise<OpResult[]>> = [];
+    let flushed = 0;
+    let channelFailed = false;
+    const flush = (last: boolean) => {
+      if (ops.length === flushed || channelFailed) return;
+      // A slice sent before planning ends is a copy: `ops` keeps growing while the kernel encodes it.
+      const slice = this.kernel.apply(last && flushed === 0 ? ops : ops.slice(flushed));
+      // Once the channel has failed, planning stops: the rejection becomes a full resync.
+      slice.catch(() => (channelFailed = true));
+      sent.push(slice);
+      flushed = ops.length;
+    };
     const plan = (key: string) => {
       const n = ops.length;
       this.diff(key, ops);
       for (let i = n; i < ops.length; i++) opKeys.push(key);
     };
-    if (which) for (const key of which.desired.keys()) plan(key);
-    for (let k = 0; k < keys.length; k++) plan(keys[k]);
-    const [sysctlErrors, results] = await Promise.all([sysctls, ops.length ? this.kernel.apply(ops) : []]);
-    for (const n of sysctlErrors ?? []) errors += n;
+    if (which) {
+      for (const key of which.desired.keys()) {
+        if (channelFailed) break;
+        plan(key);
+        if (ops.length - flushed >= APPLY_SLICE) {
+          flush(false);
+          await new Promise((r) => setImmediate(r)); // let the slice be encoded and sent
+        }
+      }
+    }
+    for (let k = 0; k < keys.length && !channelFailed; k++) {
+      plan(keys[k]);
+      if (ops.length - flushed >= APPLY_SLICE) {
+        flush(false);
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    flush(true);
+    const settled = Promise.all(sent);
+    // Every slice has a rejection handler before we wait on anything else.
+    settled.catch(() => undefined);
+    for (const n of (await sysctls) ?? []) errors += n;
+    const slices = await settled;
     if (ops.length === 0) return errors;
     const repaired = new Set<string>();
-    for (let i = 0; i < results.length; i++) {
-      const res = results[i];
-      const { op, route } = ops[i];
-      const key = opKeys[i];
-      if (res.errno) {
-        errors++;
-        this.fail({ code: `TORTIE_ROUTE_${op.toUpperCase()}_FAILED`, message: `${op} ${describe(route)}: errno ${res.errno}${res.message ? ` (${res.message})` : ''}`, prefix: key });
-        continue;
-      }
-      this.stats.operations[op]++;
-      if (countAsRepairs || this.drifted.has(key)) repaired.add(key);
-      const list = this.view.get(key);
-      if (!list) {
-        if (op !== 'delete') this.setView(key, [route]);
-      } else if (op === 'delete') {
-        if (list.length === 1 && sameSlot(list[0], route) && list[0].protocol === route.protocol) this.setView(key, []);
-        else this.setView(key, list.filter((k) => !(sameSlot(k, route) && k.protocol === route.protocol)));
-      } else {
-        this.setView(key, [...list.filter((k) => !sameSlot(k, route)), route]);
+    for (let s = 0, i = 0; s < slices.length; s++) {
+      const slice = slices[s];
+      for (let j = 0; j < slice.length; j++, i++) {
+        const res = slice[j];
+        const { op, route } = ops[i];
+        const key = opKeys[i];
+        if (res.errno) {
+          errors++;
+          this.fail({ code: `TORTIE_ROUTE_${op.toUpperCase()}_FAILED`, message: `${op} ${describe(route)}: errno ${res.errno}${res.message ? ` (${res.message})` : ''}`, prefix: key });
+          continue;
+        }
+        this.stats.operations[op]++;
+        if (countAsRepairs || this.drifted.has(key)) repaired.add(key);
+        const list = this.view.get(key);
+        if (!list) {
+          if (op !== 'delete') this.setView(key, [route]);
+        } else if (op === 'delete') {
+          if (list.length === 1 && sameSlot(list[0], route) && list[0].protocol === route.protocol) this.setView(key, []);
+          else this.setView(key, list.filter((k) => !(sameSlot(k, route) && k.protocol === route.protocol)));
+        } else {
+          this.setView(key, [...list.filter((k) => !sameSlot(k, route)), route]);
+        }
       }
     }
     if (this.drifted.size) for (const key of which ? opKeys : keys) this.drifted.delete(key);
@@ -729,29 +777,32 @@ export class RouteController {
     return h;
   }
 
-  private resolveNow(d: Desired): KernelRoute | null {
-    const family = d.prefix.family;
-    // One object literal per route, all of one shape (no spreads: 100k of them at install).
-    const route = (type: number, scope: number, nexthops: NextHop[]): KernelRoute => ({
-      family,
-      dst: d.prefix.text,
+  /** One object literal per route, all of one shape (no spreads, no closure: 100k of them at install). */
+  private route(d: Desired, type: number, scope: number, nexthops: NextHop[]): KernelRoute {
+    return {
+      family: d.family,
+      dst: d.key,
       table: this.own.table,
       protocol: this.own.protocol,
       type,
       scope,
-      priority: family === 4 ? DEFAULT_PRIORITY_V4 : DEFAULT_PRIORITY_V6,
+      priority: d.family === 4 ? DEFAULT_PRIORITY_V4 : DEFAULT_PRIORITY_V6,
       nexthops,
-    });
+    };
+  }
+
+  private resolveNow(d: Desired): KernelRoute | null {
+    const family = d.family;
     const t = d.target;
     switch (t.kind) {
       case 'workload': {
         const link = this.links.get(t.ifname);
         if (!link || !link.up) return null;
         // IPv6 has no route scopes: the kernel stores and reports every IPv6 route as universe.
-        return route(RouteType.UNICAST, family === 4 ? Scope.LINK : Scope.UNIVERSE, this.deviceHop(link.index));
+        return this.route(d, RouteType.UNICAST, family === 4 ? Scope.LINK : Scope.UNIVERSE, this.deviceHop(link.index));
       }
       case 'blackhole':
-        return route(RouteType.BLACKHOLE, Scope.UNIVERSE, []);
+        return this.route(d, RouteType.BLACKHOLE, Scope.UNIVERSE, []);
       case 'learned': {
         const hops = this.ecmp ? t.nextHops : t.nextHops.slice(0, 1);
         const nexthops: NextHop[] = [];
@@ -766,7 +817,7 @@ export class RouteController {
             nexthops.push({ gateway: gw, ifindex: 0, onlink: false });
           }
         }
-        return route(RouteType.UNICAST, Scope.UNIVERSE, nexthops);
+        return this.route(d, RouteType.UNICAST, Scope.UNIVERSE, nexthops);
       }
     }
   }

@@ -97,6 +97,10 @@ export class NlWriter {
   constructor(initial = 64 * 1024) {
     this.buf = Buffer.allocUnsafe(initial);
   }
+  /** Makes room for `n` more bytes (for callers writing into `buf` at `len` themselves). */
+  reserve(n: number): void {
+    this.ensure(n);
+  }
   private ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
     let size = this.buf.length * 2;
@@ -192,6 +196,60 @@ export type RouteOpKind = 'add' | 'replace' | 'delete';
 export function encodeRouteOp(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number): void {
   // IPv4 (nearly every route) is written straight from its text; IPv6 goes through parsePrefix.
   const v4 = r.family === 4 ? v4AddressAndLength(r.dst) : -1;
+  if (v4 >= 0 && r.nexthops.length <= 1 && (r.nexthops.length === 0 || r.nexthops[0].gateway === undefined)) encodeV4Plain(w, op, r, seq, v4);
+  else encodeRouteOpGeneral(w, op, r, seq, v4);
+}
+
+/**
+ * The bulk case, an IPv4 pod or blackhole route (no gateway), as fixed-offset writes into one
+ * reserved span: no per-attribute bookkeeping for 100k routes. Same bytes as the general encoder
+ * (a test compares them).
+ */
+function encodeV4Plain(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number, v4: number): void {
+  const del = op === 'delete';
+  const dstLen = v4 % 64;
+  const hop = r.nexthops.length === 1 ? r.nexthops[0] : undefined;
+  const oif = !del && hop && hop.ifindex ? hop.ifindex : 0;
+  const len = NLMSG_HDRLEN + RTMSG_LEN + 8 + (dstLen > 0 ? 8 : 0) + 8 + (oif ? 8 : 0);
+  w.reserve(len);
+  const b = w.buf;
+  let at = w.len;
+  b.writeUInt32LE(len, at);
+  b.writeUInt16LE(del ? MsgType.DELROUTE : MsgType.NEWROUTE, at + 4);
+  b.writeUInt16LE(Flag.REQUEST | Flag.ACK | (op === 'add' ? Flag.CREATE | Flag.EXCL : op === 'replace' ? Flag.CREATE | Flag.REPLACE : 0), at + 6);
+  b.writeUInt32LE(seq, at + 8);
+  b.writeUInt32LE(0, at + 12);
+  at += NLMSG_HDRLEN;
+  b[at] = AF_INET;
+  b[at + 1] = dstLen;
+  b[at + 2] = 0;
+  b[at + 3] = 0;
+  b[at + 4] = r.table < 256 ? r.table : RT_TABLE_COMPAT;
+  b[at + 5] = r.protocol;
+  b[at + 6] = del ? Scope.NOWHERE : r.scope;
+  b[at + 7] = r.type;
+  b.writeUInt32LE(!del && hop?.onlink ? RTNH_F_ONLINK : 0, at + 8);
+  at += RTMSG_LEN;
+  at = attr32(b, at, RouteAttr.TABLE, r.table);
+  if (dstLen > 0) {
+    b.writeUInt32LE(0x00010008, at); // len 8, type DST
+    b.writeUInt32BE(Math.floor(v4 / 64), at + 4);
+    at += 8;
+  }
+  at = attr32(b, at, RouteAttr.PRIORITY, r.priority);
+  if (oif) at = attr32(b, at, RouteAttr.OIF, oif);
+  w.len = at;
+}
+
+function attr32(b: Buffer, at: number, type: number, v: number): number {
+  b.writeUInt16LE(8, at);
+  b.writeUInt16LE(type, at + 2);
+  b.writeUInt32LE(v >>> 0, at + 4);
+  return at + 8;
+}
+
+/** Any route, attribute by attribute; `v4` is v4AddressAndLength(r.dst) (-1 for IPv6). Exported for tests. */
+export function encodeRouteOpGeneral(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number, v4 = r.family === 4 ? v4AddressAndLength(r.dst) : -1): void {
   const p = v4 >= 0 ? null : parsePrefix(r.dst);
   const dstLen = p ? p.length : v4 % 64;
   const del = op === 'delete';

@@ -283,7 +283,7 @@ export class RouteController {
     }
     const old = this.desired.get(p.text);
     if (old && sameTarget(old.target, target)) return; // nothing new: no work
-    this.unindex(p.text);
+    if (old) this.unindex(p.text, old);
     this.desired.set(p.text, { family: p.family, key: p.text, target, want: undefined, epoch: -1 });
     if (target.kind === 'workload') {
       let s = this.byInterface.get(target.ifname);
@@ -300,8 +300,9 @@ export class RouteController {
     } catch (e) {
       throw new RouteConfigError((e as Error).message, { cause: e });
     }
-    if (!this.desired.has(p.text)) return;
-    this.unindex(p.text);
+    const old = this.desired.get(p.text);
+    if (!old) return;
+    this.unindex(p.text, old);
     this.desired.delete(p.text);
     this.markDirty(p.text);
   }
@@ -323,12 +324,12 @@ export class RouteController {
     this.setRoute(prefix, { kind: 'learned', nextHops });
   }
 
-  private unindex(key: string): void {
-    const old = this.desired.get(key);
-    if (old?.target.kind === 'workload') {
+  private unindex(key: string, old: Desired): void {
+    if (old.target.kind === 'workload') {
       const s = this.byInterface.get(old.target.ifname);
-      s?.delete(key);
-      if (s?.size === 0) this.byInterface.delete(old.target.ifname);
+      if (!s) return;
+      s.delete(key);
+      if (s.size === 0) this.byInterface.delete(old.target.ifname);
     }
   }
 

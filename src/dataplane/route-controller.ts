@@ -700,15 +700,15 @@ export class RouteController {
       sent.push(slice);
       flushed = ops.length;
     };
-    const plan = (key: string) => {
+    const plan = (key: string, d = this.desired.get(key)) => {
       const n = ops.length;
-      this.diff(key, ops);
+      this.diff(key, ops, d);
       for (let i = n; i < ops.length; i++) opKeys.push(key);
     };
     if (which) {
-      for (const key of which.desired.keys()) {
+      for (const [key, d] of which.desired) {
         if (channelFailed) break;
-        plan(key);
+        plan(key, d);
         if (ops.length - flushed >= APPLY_SLICE) {
           flush(false);
           await new Promise((r) => setImmediate(r)); // let the slice be encoded and sent
@@ -742,10 +742,14 @@ export class RouteController {
           continue;
         }
         this.stats.operations[op]++;
-        if (countAsRepairs || this.drifted.has(key)) repaired.add(key);
+        if (countAsRepairs || (this.drifted.size && this.drifted.has(key))) repaired.add(key);
         const list = this.view.get(key);
         if (!list) {
-          if (op !== 'delete') this.setView(key, [route]);
+          // (setView without its second lookup: the bulk case of an install)
+          if (op !== 'delete') {
+            this.view.set(key, [route]);
+            this.viewCount++;
+          }
         } else if (op === 'delete') {
           if (list.length === 1 && sameSlot(list[0], route) && list[0].protocol === route.protocol) this.setView(key, []);
           else this.setView(key, list.filter((k) => !(sameSlot(k, route) && k.protocol === route.protocol)));
@@ -824,8 +828,7 @@ export class RouteController {
   }
 
   /** Appends the operations that make one prefix right. The ownership rules decide what we may touch. */
-  private diff(key: string, ops: RouteOp[]): void {
-    const d = this.desired.get(key);
+  private diff(key: string, ops: RouteOp[], d = this.desired.get(key)): void {
     const want = d ? this.resolve(d) : null;
     const present = this.view.get(key);
     // Fast paths for the bulk cases: a new route into an empty slot (install), and our one route

@@ -4,6 +4,7 @@
  * pays for what the executable loads.
  */
 import { isIP } from 'node:net';
+import { formatIpv6Groups } from '../net/ip.ts';
 
 export type Family = 4 | 6;
 
@@ -55,25 +56,7 @@ export function formatAddress(family: Family, value: bigint): string {
   if (family === 4) return [24n, 16n, 8n, 0n].map((s) => Number((value >> s) & 0xffn)).join('.');
   const groups: number[] = [];
   for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
-  // RFC 5952 4.2: compress the longest run (of two or more) of zero groups, the first on a tie.
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return formatIpv6Groups(groups);
 }
 
 /** Parses `ADDR/LEN`; host bits must be zero unless `allowHostBits` (for `10.0.0.5/24` style). */

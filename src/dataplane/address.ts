@@ -3,6 +3,7 @@
  * canonical form (RFC 5952 for IPv6) so that a prefix is also its own map key. Hot paths (diffing
  * 100k routes) use these strings and byte arrays only, never general-purpose IP objects.
  */
+import { formatIpv6Bytes } from '../net/ip.ts';
 
 export type Family = 4 | 6;
 
@@ -75,27 +76,7 @@ export function parseAddress(s: string): { family: Family; bytes: Uint8Array } {
 
 export function formatAddress(bytes: Uint8Array): string {
   if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push((bytes[i] << 8) | bytes[i + 1]);
-  // RFC 5952 4.2: "::" replaces the longest run of two or more zero groups, the first on a tie.
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (ws: number[]) => ws.map((w) => w.toString(16)).join(':');
-  if (bestAt < 0) return hex(words);
-  return `${hex(words.slice(0, bestAt))}::${hex(words.slice(bestAt + bestLen))}`;
+  return formatIpv6Bytes(bytes);
 }
 
 /**

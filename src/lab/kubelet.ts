@@ -5,9 +5,9 @@
  * plugin's result as `prevResult`); the CNI_* variables carry the sandbox; stdout is the result.
  * It runs inside the node's namespace, where a kubelet would run.
  */
-import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { runToExit } from '../netns/netns.ts';
 
 export interface Conflist {
   cniVersion: string;
@@ -84,7 +84,7 @@ export interface CniInvocation {
 }
 
 /** One plugin execution; resolves with the parsed stdout (ADD), rejects with CniCallError. */
-export function execPlugin(inv: CniInvocation): Promise<unknown> {
+export async function execPlugin(inv: CniInvocation): Promise<unknown> {
   const plugin = findPlugin(inv.config.type, inv.cniPath);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
@@ -95,24 +95,14 @@ export function execPlugin(inv: CniInvocation): Promise<unknown> {
     CNI_ARGS: cniArgs(inv.sandbox),
     CNI_PATH: inv.cniPath,
   };
-  return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', inv.netns, plugin], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new CniCallError(inv.command, plugin, code, stdout, stderr));
-      if (!stdout.trim()) return resolve(undefined);
-      try {
-        resolve(JSON.parse(stdout));
-      } catch {
-        reject(new CniCallError(inv.command, plugin, code, stdout, `stdout is not JSON: ${stdout.slice(0, 200)}`));
-      }
-    });
-    child.stdin.end(JSON.stringify(inv.config));
-  });
+  const { stdout, stderr, exitCode: code } = await runToExit('ip', ['netns', 'exec', inv.netns, plugin], { env, input: JSON.stringify(inv.config) });
+  if (code !== 0) throw new CniCallError(inv.command, plugin, code, stdout, stderr);
+  if (!stdout.trim()) return undefined;
+  try {
+    return JSON.parse(stdout);
+  } catch {
+    throw new CniCallError(inv.command, plugin, code, stdout, `stdout is not JSON: ${stdout.slice(0, 200)}`);
+  }
 }
 
 /**

@@ -13,24 +13,39 @@ export interface RunResult {
   stderr: string;
 }
 
+export interface ExitResult extends RunResult {
+  /** null when a signal ended it. */
+  exitCode: number | null;
+}
+
+/**
+ * Runs a command to its end with `input` on stdin (and `env` as its whole environment, if given),
+ * and resolves with its output and exit status whatever they are: for callers that judge the
+ * outcome themselves, as a CNI runtime judges a plugin's.
+ */
+export function runToExit(cmd: string, args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ExitResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(opts.env ? { env: opts.env } : {}) });
+    let stdout = '';
+    let stderr = '';
+    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (timer) clearTimeout(timer);
+      resolve({ stdout, stderr, exitCode: code });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
 /** Runs a command and returns its output; rejects with stderr in the message on failure. */
 export async function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   if (opts.input !== undefined) {
-    return new Promise((resolve, reject) => {
-      const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        if (timer) clearTimeout(timer);
-        if (code === 0) resolve({ stdout, stderr });
-        else reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.trim()}`));
-      });
-      child.stdin.end(opts.input);
-    });
+    const { stdout, stderr, exitCode } = await runToExit(cmd, args, opts);
+    if (exitCode === 0) return { stdout, stderr };
+    throw new Error(`${cmd} ${args.join(' ')} exited ${exitCode}: ${stderr.trim()}`);
   }
   try {
     const { stdout, stderr } = await execFileP(cmd, args, { maxBuffer: 256 * 1024 * 1024, timeout: opts.timeoutMs ?? 0 });

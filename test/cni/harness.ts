@@ -4,11 +4,10 @@
  * host address on lo for the pods to ping, and helpers to make pod namespaces and call the plugin
  * the way the kubelet does: CNI_* variables, the configuration on stdin, JSON on stdout.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Netns, run, uniqueName } from '../../src/netns/netns.ts';
+import { Netns, run, runToExit, uniqueName } from '../../src/netns/netns.ts';
 
 export const PLUGIN = new URL('../../bin/tortie-cni', import.meta.url).pathname;
 export const HOST_ADDRESS = '10.200.0.1';
@@ -75,7 +74,7 @@ export class CniNode {
   }
 
   /** Runs the plugin inside the host namespace. */
-  call(c: CniCall): Promise<CniOutcome> {
+  async call(c: CniCall): Promise<CniOutcome> {
     const env: Record<string, string> = c.rawEnv ?? {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       CNI_COMMAND: c.command,
@@ -86,24 +85,14 @@ export class CniNode {
       CNI_PATH: c.path ?? '/usr/lib/cni',
     };
     const input = typeof c.config === 'string' ? c.config : JSON.stringify(c.config);
-    return new Promise((resolve, reject) => {
-      const child = spawn('ip', ['netns', 'exec', this.host.name, this.plugin], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        let json: Record<string, unknown> | undefined;
-        try {
-          json = stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ exitCode: code ?? -1, stdout, stderr, json });
-      });
-      child.stdin.end(input);
-    });
+    const { stdout, stderr, exitCode } = await runToExit('ip', ['netns', 'exec', this.host.name, this.plugin], { env, input });
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { exitCode: exitCode ?? -1, stdout, stderr, json };
   }
 
   /** Interfaces in the host namespace other than lo and the uplink stub. */

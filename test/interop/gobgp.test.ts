@@ -1,149 +1,16 @@
-/**
- * tortie against GoBGP 3, over eBGP and iBGP, IPv4 and IPv6, in namespaces on one bridge:
- * sessions, routes with attributes both ways, withdrawals, hold timer expiry on a frozen peer,
- * and re-establishment after a restart.
- */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Netns, Switch, uniqueName } from '../../src/netns/netns.ts';
+/** tortie against GoBGP 3: the shared peer suite (harness/peer-suite.ts). */
 import { Gobgp } from '../../src/lab/peers/gobgp.ts';
-import { SpeakerProcess, eventually } from './harness/speaker-process.ts';
-import { AsPathSegmentType } from '../../src/bgp/wire/constants.ts';
+import { peerSuite } from './harness/peer-suite.ts';
 
-const T = { v4: '198.51.100.1', v6: '2001:db8::1' };
-const E = { v4: '198.51.100.30', v6: '2001:db8::30', asn: 65030 }; // eBGP GoBGP
-const I = { v4: '198.51.100.31', v6: '2001:db8::31' }; // iBGP GoBGP
-const LOCAL_AS = 64512;
-
-describe('interop: GoBGP', () => {
-  let sw: Switch;
-  let nsT: Netns;
-  let nsE: Netns;
-  let nsI: Netns;
-  let tortie: SpeakerProcess;
-  let ebgp: Gobgp;
-  let ibgp: Gobgp;
-
-  beforeAll(async () => {
-    sw = await Switch.create(uniqueName('tsw'));
-    nsT = await Netns.create(uniqueName('tst'));
-    nsE = await Netns.create(uniqueName('tse'));
-    nsI = await Netns.create(uniqueName('tsi'));
-    await sw.connect(nsT, 'eth0', [`${T.v4}/24`, `${T.v6}/64`]);
-    await sw.connect(nsE, 'eth0', [`${E.v4}/24`, `${E.v6}/64`]);
-    await sw.connect(nsI, 'eth0', [`${I.v4}/24`, `${I.v6}/64`]);
-    ebgp = await Gobgp.start({
-      ns: nsE,
-      routerId: E.v4,
-      asn: E.asn,
-      neighbors: [{ name: 'tortie', address: T.v4, asn: LOCAL_AS, localAddress: E.v4, nextHopV6: E.v6 }],
-      routes: [
-        { prefix: '203.0.113.0/24', med: 30, communities: ['65030:1'], largeCommunities: ['65030:1:2'] },
-        { prefix: '2001:db8:e00::/48', communities: ['65030:6'] },
-      ],
-    });
-    ibgp = await Gobgp.start({
-      ns: nsI,
-      routerId: I.v4,
-      asn: LOCAL_AS,
-      neighbors: [{ name: 'tortie', address: T.v4, asn: LOCAL_AS, localAddress: I.v4, nextHopV6: I.v6 }],
-      routes: [{ prefix: '192.0.2.0/25', localPref: 250, med: 70, communities: ['64512:9'] }, { prefix: '2001:db8:a00::/48', localPref: 150 }],
-    });
-    tortie = await SpeakerProcess.start(nsT, {
-      localAsn: LOCAL_AS,
-      routerId: T.v4,
-      holdTime: 6,
-      connectRetryTime: 2,
-      idleHold: { initialMs: 500, maxMs: 4000 },
-      nextHops: { ipv6: T.v6 },
-    });
-    await tortie.originate('10.244.1.0/26', { med: 40, communities: [((64512 << 16) | 100) >>> 0], largeCommunities: [[64512, 7, 8]] });
-    await tortie.originate('fd00:10:244:1::/64', { largeCommunities: [[64512, 6, 6]] });
-    await tortie.addPeer({ address: E.v4, asn: E.asn, localAddress: T.v4 });
-    await tortie.addPeer({ address: I.v4, asn: LOCAL_AS, localAddress: T.v4 });
-  });
-
-  afterAll(async () => {
-    await tortie?.stop().catch(() => undefined);
-    await ebgp?.stop().catch(() => undefined);
-    await ibgp?.stop().catch(() => undefined);
-    await Promise.all([nsT, nsE, nsI].map((n) => n?.destroy()));
-    await sw?.destroy();
-  });
-
-  it('reaches Established with both, over eBGP and iBGP', async () => {
-    await eventually(() => ebgp.sessionState(T.v4), (s) => s === 'Established', 'GoBGP eBGP Established');
-    await eventually(() => ibgp.sessionState(T.v4), (s) => s === 'Established', 'GoBGP iBGP Established');
-    const st = await tortie.status();
-    expect(st.map((s) => [s.address, s.type, s.state]).sort()).toEqual([
-      [E.v4, 'ebgp', 'Established'],
-      [I.v4, 'ibgp', 'Established'],
-    ]);
-  });
-
-  it('receives GoBGP\'s IPv4 and IPv6 routes with attributes intact', async () => {
-    const r = await eventually(() => tortie.route('203.0.113.0/24'), (x) => !!x, 'eBGP IPv4 route at tortie');
-    expect(r).toMatchObject({ peer: E.v4, nextHop: E.v4, med: 30, communities: [((65030 << 16) | 1) >>> 0], largeCommunities: [[65030, 1, 2]] });
-    expect(r!.asPath).toEqual([{ type: AsPathSegmentType.AsSequence, asns: [E.asn] }]);
-    expect(r!.localPref).toBeUndefined();
-    const r6 = await eventually(() => tortie.route('2001:db8:e00::/48'), (x) => !!x, 'eBGP IPv6 route at tortie');
-    expect(r6).toMatchObject({ nextHop: E.v6, communities: [((65030 << 16) | 6) >>> 0] });
-    const i4 = await eventually(() => tortie.route('192.0.2.0/25'), (x) => !!x, 'iBGP IPv4 route at tortie');
-    expect(i4).toMatchObject({ peer: I.v4, nextHop: I.v4, localPref: 250, med: 70, communities: [((64512 << 16) | 9) >>> 0] });
-    const i6 = await eventually(() => tortie.route('2001:db8:a00::/48'), (x) => !!x, 'iBGP IPv6 route at tortie');
-    expect(i6).toMatchObject({ nextHop: I.v6, localPref: 150 });
-  });
-
-  it('sends tortie\'s IPv4 and IPv6 routes to GoBGP with attributes intact', async () => {
-    const e4 = await eventually(() => ebgp.route('10.244.1.0/26'), (x) => !!x, 'tortie route at eBGP GoBGP');
-    expect(e4).toMatchObject({ nextHop: T.v4, asPath: [LOCAL_AS], med: 40, communities: ['64512:100'], largeCommunities: ['64512:7:8'] });
-    const e6 = await eventually(() => ebgp.route('fd00:10:244:1::/64'), (x) => !!x, 'tortie IPv6 route at eBGP GoBGP');
-    expect(e6).toMatchObject({ nextHop: T.v6, asPath: [LOCAL_AS], largeCommunities: ['64512:6:6'] });
-    const i4 = await eventually(() => ibgp.route('10.244.1.0/26'), (x) => !!x, 'tortie route at iBGP GoBGP');
-    expect(i4).toMatchObject({ nextHop: T.v4, asPath: [], localPref: 100, med: 40 });
-    // eBGP-learned routes go on to the iBGP peer (with their AS path, LOCAL_PREF added), and
-    // iBGP-learned ones to the eBGP peer (our AS prepended); never iBGP to iBGP.
-    const passed = await eventually(() => ibgp.route('203.0.113.0/24'), (x) => !!x, 'eBGP route passed to iBGP GoBGP');
-    expect(passed).toMatchObject({ asPath: [E.asn], localPref: 100 });
-    const out = await eventually(() => ebgp.route('192.0.2.0/25'), (x) => !!x, 'iBGP route passed to eBGP GoBGP');
-    expect(out!.asPath).toEqual([LOCAL_AS]);
-    expect(out!.localPref).toBeUndefined();
-    // MED learned over iBGP may go to a neighbouring AS (RFC 4271 5.1.4 forbids only passing on
-    // one received from another AS).
-    expect(out!.med).toBe(70);
-  });
-
-  it('withdraws both ways', async () => {
-    await tortie.withdraw('10.244.1.0/26');
-    await eventually(() => ebgp.route('10.244.1.0/26'), (x) => !x, 'withdrawal at eBGP GoBGP');
-    await eventually(() => ibgp.route('10.244.1.0/26'), (x) => !x, 'withdrawal at iBGP GoBGP');
-    await ebgp.withdrawRoute('203.0.113.0/24');
-    await eventually(() => tortie.route('203.0.113.0/24'), (x) => !x, 'GoBGP withdrawal at tortie');
-    await eventually(() => ibgp.route('203.0.113.0/24'), (x) => !x, 'withdrawal passed on to iBGP GoBGP');
-    await ebgp.announce(ebgp.options.routes![0]);
-    await eventually(() => tortie.route('203.0.113.0/24'), (x) => !!x, 'route back at tortie');
-    await tortie.originate('10.244.1.0/26');
-  });
-
-  it('a frozen peer makes tortie\'s hold timer expire, its routes go, and the session comes back after', async () => {
-    ebgp.pause();
-    try {
-      const st = await eventually(() => tortie.peer(E.v4), (s) => s?.state !== 'Established', 'hold timer expiry', 30_000);
-      expect(st!.lastError).toMatch(/hold timer expired/);
-      await eventually(() => tortie.route('203.0.113.0/24'), (x) => !x, 'frozen peer\'s routes withdrawn');
-      // The iBGP session never noticed.
-      expect((await tortie.peer(I.v4))!.state).toBe('Established');
-      expect(await tortie.route('192.0.2.0/25')).toBeTruthy();
-    } finally {
-      ebgp.resume();
-    }
-    await eventually(() => tortie.peer(E.v4), (s) => s?.state === 'Established', 're-established after thaw', 60_000);
-    await eventually(() => tortie.route('203.0.113.0/24'), (x) => !!x, 'routes back after thaw');
-  });
-
-  it('a restarted GoBGP is re-established and its routes come back', async () => {
-    await ibgp.restart();
-    await eventually(() => ibgp.sessionState(T.v4), (s) => s === 'Established', 'iBGP re-established after restart', 60_000);
-    await eventually(() => tortie.route('192.0.2.0/25'), (x) => !!x, 'iBGP routes back');
-    await eventually(() => ibgp.route('10.244.1.0/26'), (x) => !!x, 'tortie routes re-sent to restarted GoBGP');
-  });
+peerSuite({
+  title: 'GoBGP',
+  name: 'GoBGP',
+  start: (o) => Gobgp.start(o),
+  ebgp: { v4: '198.51.100.30', v6: '2001:db8::30', asn: 65030 },
+  ibgp: { v4: '198.51.100.31', v6: '2001:db8::31' },
+  sessionBy: 'address',
+  sendsMedOverEbgp: true,
+  setsLocalPrefOnEbgpRoutes: false,
+  withdrawOrigin: (g) => g.withdrawRoute('203.0.113.0/24'),
+  restoreOrigin: (g) => g.announce(g.options.routes![0]),
 });

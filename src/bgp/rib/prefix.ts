@@ -6,6 +6,7 @@
  */
 import { Afi } from '../wire/constants.ts';
 import type { PrefixList } from '../wire/types.ts';
+import { formatIpv4, formatIpv6Groups, parseIpv4, parseIpv6Groups } from '../../net/ip.ts';
 
 export type RouteKey = number | string;
 
@@ -83,83 +84,21 @@ export function keysToList(afi: Afi, keys: readonly RouteKey[]): PrefixList {
 // ---------------------------------------------------------------------------------------------
 // Text forms (edges only)
 
-export function parseIPv4(text: string): number | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
-  let v = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    v = v * 256 + n;
-  }
-  return v >>> 0;
-}
-
-export function formatIPv4(addr: number): string {
-  return `${addr >>> 24}.${(addr >>> 16) & 255}.${(addr >>> 8) & 255}.${addr & 255}`;
-}
+export { parseIpv4 as parseIPv4, formatIpv4 as formatIPv4 } from '../../net/ip.ts';
 
 /** Parses IPv6 text (with `::` and an optional trailing dotted quad) into four words. */
 export function parseIPv6(text: string): [number, number, number, number] | null {
-  if (!/^[0-9a-fA-F:.]+$/.test(text)) return null;
-  const halves = text.split('::');
-  if (halves.length > 2) return null;
-  const groups = (s: string): number[] | null => {
-    if (s === '') return [];
-    const out: number[] = [];
-    const parts = s.split(':');
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i];
-      if (i === parts.length - 1 && p.includes('.')) {
-        const v4 = parseIPv4(p);
-        if (v4 === null) return null;
-        out.push(v4 >>> 16, v4 & 0xffff);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(p)) return null;
-        out.push(parseInt(p, 16));
-      }
-    }
-    return out;
-  };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
-  if (!head || !tail) return null;
-  let all: number[];
-  if (halves.length === 2) {
-    const fill = 8 - head.length - tail.length;
-    if (fill < 1) return null;
-    all = [...head, ...new Array<number>(fill).fill(0), ...tail];
-  } else {
-    all = head;
-  }
-  if (all.length !== 8) return null;
-  const w = (i: number) => ((all[2 * i] << 16) | all[2 * i + 1]) >>> 0;
+  const g = parseIpv6Groups(text);
+  if (!g) return null;
+  const w = (i: number) => ((g[2 * i] << 16) | g[2 * i + 1]) >>> 0;
   return [w(0), w(1), w(2), w(3)];
 }
 
-/** RFC 5952 text: lower case, longest run of zero groups (two or more) compressed. */
+/** RFC 5952 text of four words: lower case, longest run of zero groups (two or more) compressed. */
 export function formatIPv6(w: readonly number[]): string {
   const g: number[] = [];
   for (let i = 0; i < 4; i++) g.push(w[i] >>> 16, w[i] & 0xffff);
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(':');
-  if (bestStart < 0) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+  return formatIpv6Groups(g);
 }
 
 function maskWord(word: number, bits: number): number {
@@ -182,7 +121,7 @@ export function parsePrefix(text: string, opts: { allowHostBits?: boolean } = {}
     if (len > max) throw new PrefixError(text, `the length is over ${max}`);
   }
   if (!v6) {
-    const a = parseIPv4(addrText);
+    const a = parseIpv4(addrText);
     if (a === null) throw new PrefixError(text, 'not an IPv4 address');
     const net = maskWord(a, len);
     if (net !== a && !opts.allowHostBits) throw new PrefixError(text, 'host bits are set past the length');
@@ -196,7 +135,7 @@ export function parsePrefix(text: string, opts: { allowHostBits?: boolean } = {}
 }
 
 export function formatKey(key: RouteKey): string {
-  if (typeof key === 'number') return `${formatIPv4(v4KeyAddr(key))}/${v4KeyLen(key)}`;
+  if (typeof key === 'number') return `${formatIpv4(v4KeyAddr(key))}/${v4KeyLen(key)}`;
   return `${formatIPv6(v6KeyWords(key))}/${v6KeyLen(key)}`;
 }
 
@@ -231,7 +170,7 @@ export function compareAddresses(a: string, b: string): number {
   const av6 = a.includes(':');
   const bv6 = b.includes(':');
   if (av6 !== bv6) return av6 ? 1 : -1;
-  if (!av6) return (parseIPv4(a) ?? 0) - (parseIPv4(b) ?? 0);
+  if (!av6) return (parseIpv4(a) ?? 0) - (parseIpv4(b) ?? 0);
   const x = parseIPv6(a) ?? [0, 0, 0, 0];
   const y = parseIPv6(b) ?? [0, 0, 0, 0];
   for (let i = 0; i < 4; i++) if (x[i] !== y[i]) return x[i] - y[i];

@@ -89,6 +89,11 @@ const STOP_TIMERS: Action[] = [
   { do: 'cancel', timer: 'keepalive' },
 ];
 
+/** The event changes nothing in `state`. */
+const stay = (state: State): Transition => ({ next: state, actions: [] });
+
+const armConnectRetry = (ctx: FsmContext): Action => ({ do: 'arm', timer: 'connectRetry', seconds: ctx.config.connectRetryTime });
+
 function notification(e: BgpError): Action {
   return { do: 'send', msg: { type: 'notification', code: e.code, subcode: e.subcode, data: e.data } };
 }
@@ -143,9 +148,9 @@ function idle(ctx: FsmContext, ev: FsmEvent): Transition {
     case 'start':
     case 'timer':
       if (ev.type === 'start') ctx.stopped = false;
-      else if (ev.timer !== 'idleHold' || ctx.stopped) return { next: State.Idle, actions: [] };
-      if (ctx.config.passive) return { next: State.Active, actions: [{ do: 'arm', timer: 'connectRetry', seconds: ctx.config.connectRetryTime }] };
-      return { next: State.Connect, actions: [{ do: 'connect' }, { do: 'arm', timer: 'connectRetry', seconds: ctx.config.connectRetryTime }] };
+      else if (ev.timer !== 'idleHold' || ctx.stopped) return stay(State.Idle);
+      if (ctx.config.passive) return { next: State.Active, actions: [armConnectRetry(ctx)] };
+      return { next: State.Connect, actions: [{ do: 'connect' }, armConnectRetry(ctx)] };
     case 'stop':
       ctx.stopped = true;
       return { next: State.Idle, actions: [{ do: 'cancel', timer: 'idleHold' }] };
@@ -158,21 +163,21 @@ function idle(ctx: FsmContext, ev: FsmEvent): Transition {
 function connect(ctx: FsmContext, ev: FsmEvent): Transition {
   switch (ev.type) {
     case 'start':
-      return { next: State.Connect, actions: [] };
+      return stay(State.Connect);
     case 'stop':
       ctx.stopped = true;
       return toIdle(ctx, State.Connect, 'stopped');
     case 'timer':
       if (ev.timer === 'connectRetry') {
-        return { next: State.Connect, actions: [{ do: 'close' }, { do: 'connect' }, { do: 'arm', timer: 'connectRetry', seconds: ctx.config.connectRetryTime }] };
+        return { next: State.Connect, actions: [{ do: 'close' }, { do: 'connect' }, armConnectRetry(ctx)] };
       }
-      return { next: State.Connect, actions: [] };
+      return stay(State.Connect);
     case 'tcp-up':
       return { next: State.OpenSent, actions: sendOpen(ctx) };
     case 'tcp-down':
       // Keep listening for the peer; retry ours when the timer fires.
       ctx.lastError = ev.reason;
-      return { next: State.Active, actions: [{ do: 'close' }, { do: 'arm', timer: 'connectRetry', seconds: ctx.config.connectRetryTime }] };
+      return { next: State.Active, actions: [{ do: 'close' }, armConnectRetry(ctx)] };
     default:
       return toIdle(ctx, State.Connect, `unexpected ${ev.type} in Connect`);
   }
@@ -181,19 +186,19 @@ function connect(ctx: FsmContext, ev: FsmEvent): Transition {
 function active(ctx: FsmContext, ev: FsmEvent): Transition {
   switch (ev.type) {
     case 'start':
-      return { next: State.Active, actions: [] };
+      return stay(State.Active);
     case 'stop':
       ctx.stopped = true;
       return toIdle(ctx, State.Active, 'stopped');
     case 'timer':
-      if (ev.timer !== 'connectRetry') return { next: State.Active, actions: [] };
-      if (ctx.config.passive) return { next: State.Active, actions: [{ do: 'arm', timer: 'connectRetry', seconds: ctx.config.connectRetryTime }] };
-      return { next: State.Connect, actions: [{ do: 'connect' }, { do: 'arm', timer: 'connectRetry', seconds: ctx.config.connectRetryTime }] };
+      if (ev.timer !== 'connectRetry') return stay(State.Active);
+      if (ctx.config.passive) return { next: State.Active, actions: [armConnectRetry(ctx)] };
+      return { next: State.Connect, actions: [{ do: 'connect' }, armConnectRetry(ctx)] };
     case 'tcp-up':
       return { next: State.OpenSent, actions: sendOpen(ctx) };
     case 'tcp-down':
       ctx.lastError = ev.reason;
-      return { next: State.Active, actions: [{ do: 'close' }, { do: 'arm', timer: 'connectRetry', seconds: ctx.config.connectRetryTime }] };
+      return { next: State.Active, actions: [{ do: 'close' }, armConnectRetry(ctx)] };
     default:
       return toIdle(ctx, State.Active, `unexpected ${ev.type} in Active`);
   }
@@ -202,17 +207,17 @@ function active(ctx: FsmContext, ev: FsmEvent): Transition {
 function openSent(ctx: FsmContext, ev: FsmEvent): Transition {
   switch (ev.type) {
     case 'start':
-      return { next: State.OpenSent, actions: [] };
+      return stay(State.OpenSent);
     case 'stop':
       ctx.stopped = true;
       return toIdle(ctx, State.OpenSent, 'stopped', { send: ev.error ?? adminShutdown });
     case 'timer':
       if (ev.timer === 'hold') return toIdle(ctx, State.OpenSent, 'hold timer expired waiting for OPEN', { send: holdExpired });
-      return { next: State.OpenSent, actions: [] };
+      return stay(State.OpenSent);
     case 'tcp-down':
       // RFC 4271 8.2.2 OpenSent: TcpConnectionFails -> Active, keep listening.
       ctx.lastError = ev.reason;
-      return { next: State.Active, actions: [{ do: 'close' }, ...STOP_TIMERS, { do: 'arm', timer: 'connectRetry', seconds: ctx.config.connectRetryTime }] };
+      return { next: State.Active, actions: [{ do: 'close' }, ...STOP_TIMERS, armConnectRetry(ctx)] };
     case 'open': {
       const v = validateOpen(ev.open, ctx.config.local, ctx.config.peer);
       if (!v.ok) return toIdle(ctx, State.OpenSent, `bad OPEN: ${v.error.reason}`, { send: v.error });
@@ -238,7 +243,7 @@ function openSent(ctx: FsmContext, ev: FsmEvent): Transition {
 function openConfirm(ctx: FsmContext, ev: FsmEvent): Transition {
   switch (ev.type) {
     case 'start':
-      return { next: State.OpenConfirm, actions: [] };
+      return stay(State.OpenConfirm);
     case 'stop':
       ctx.stopped = true;
       return toIdle(ctx, State.OpenConfirm, 'stopped', { send: ev.error ?? adminShutdown });
@@ -247,7 +252,7 @@ function openConfirm(ctx: FsmContext, ev: FsmEvent): Transition {
       if (ev.timer === 'keepalive') {
         return { next: State.OpenConfirm, actions: [{ do: 'send', msg: { type: 'keepalive' } }, { do: 'arm', timer: 'keepalive', seconds: ctx.negotiated!.keepaliveTime }] };
       }
-      return { next: State.OpenConfirm, actions: [] };
+      return stay(State.OpenConfirm);
     case 'keepalive': {
       const n = ctx.negotiated!;
       ctx.backoff.reset();
@@ -273,7 +278,7 @@ function established(ctx: FsmContext, ev: FsmEvent): Transition {
   const holdRestart: Action[] = n.holdTime > 0 ? [{ do: 'arm', timer: 'hold', seconds: n.holdTime }] : [];
   switch (ev.type) {
     case 'start':
-      return { next: State.Established, actions: [] };
+      return stay(State.Established);
     case 'keepalive':
     case 'update':
     case 'route-refresh':
@@ -286,7 +291,7 @@ function established(ctx: FsmContext, ev: FsmEvent): Transition {
       if (ev.timer === 'keepalive') {
         return { next: State.Established, actions: [{ do: 'send', msg: { type: 'keepalive' } }, { do: 'arm', timer: 'keepalive', seconds: n.keepaliveTime }] };
       }
-      return { next: State.Established, actions: [] };
+      return stay(State.Established);
     case 'tcp-down':
       // RFC 4724 4.2: a connection lost without NOTIFICATION is the restart the helper waits out.
       return toIdle(ctx, State.Established, ev.reason, { graceful: n.gracefulRestart });
@@ -300,7 +305,7 @@ function established(ctx: FsmContext, ev: FsmEvent): Transition {
     case 'open':
       return toIdle(ctx, State.Established, 'unexpected OPEN in Established', { send: fsmError(FsmSubcode.UnexpectedInEstablished, 'OPEN in Established') });
     case 'tcp-up':
-      return { next: State.Established, actions: [] };
+      return stay(State.Established);
   }
 }
 

@@ -7,7 +7,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run, stopPid, type Netns } from '../../netns/netns.ts';
-import { familyOf, instanceDir, isAlive, readPid, removeDir, type DaemonNeighbor, type DaemonRoute, type FamilyName, type LearnedRoute } from './common.ts';
+import { familyOf, instanceDir, killPid, readPid, startOrCleanUp, stopDaemon, type DaemonNeighbor, type DaemonRoute, type FamilyName, type LearnedRoute } from './common.ts';
 
 export interface BirdOptions {
   ns: Netns;
@@ -85,15 +85,10 @@ export class Bird {
   static async start(options: BirdOptions): Promise<Bird> {
     const dir = await instanceDir('bird');
     const b = new Bird(options.ns, dir, options);
-    try {
+    return startOrCleanUp(b, async () => {
       await writeFile(path.join(dir, 'bird.conf'), birdConfig(options, dir));
       await b.launch(!!options.recovery);
-    } catch (e) {
-      // A config BIRD refuses, say: leave nothing behind.
-      await b.stop();
-      throw e;
-    }
-    return b;
+    });
   }
 
   get socket(): string {
@@ -169,22 +164,11 @@ export class Bird {
 
   /** Kills it without a word (SIGKILL): TCP sessions drop without NOTIFICATION. */
   async kill(): Promise<void> {
-    if (isAlive(this.pid)) {
-      process.kill(this.pid, 'SIGKILL');
-      while (isAlive(this.pid)) await new Promise((r) => setTimeout(r, 20));
-    }
+    await killPid(this.pid);
   }
 
   async stop(): Promise<void> {
-    if (this.pid && isAlive(this.pid)) {
-      try {
-        process.kill(this.pid, 'SIGCONT');
-      } catch {
-        // gone already
-      }
-      await stopPid(this.pid);
-    }
-    await removeDir(this.dir);
+    await stopDaemon([this.pid], this.dir);
   }
 }
 

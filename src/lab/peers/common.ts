@@ -1,11 +1,13 @@
 /**
  * What the lab's reference routers (BIRD, FRR, GoBGP, ExaBGP launchers) have in common: how a
  * neighbour and an originated route are described, what a learned route looks like when queried,
- * and a private directory per instance.
+ * a private directory per instance, and how an instance is started and stopped without leaving a
+ * process or a directory behind.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { stopPid } from '../../netns/netns.ts';
 
 export type FamilyName = 'ipv4' | 'ipv6';
 
@@ -82,4 +84,39 @@ export function isAlive(pid: number): boolean {
 
 export function familyOf(prefix: string): FamilyName {
   return prefix.includes(':') ? 'ipv6' : 'ipv4';
+}
+
+/**
+ * Runs `setup` on a new instance; if it fails (a config the daemon refuses, say), stops the
+ * instance so that nothing is left behind, and rethrows.
+ */
+export async function startOrCleanUp<T extends { stop(): Promise<void> }>(instance: T, setup: () => Promise<void>): Promise<T> {
+  try {
+    await setup();
+  } catch (e) {
+    await instance.stop();
+    throw e;
+  }
+  return instance;
+}
+
+/** Stops the daemon's processes (thawing paused ones first: SIGTERM waits behind SIGSTOP) and removes its directory. */
+export async function stopDaemon(pids: readonly number[], dir: string): Promise<void> {
+  const live = pids.filter((p) => p && isAlive(p));
+  for (const pid of live) {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // gone already
+    }
+  }
+  await Promise.all(live.map((p) => stopPid(p)));
+  await removeDir(dir);
+}
+
+/** Kills a process without a word (SIGKILL) and waits until it is gone: TCP sessions drop without NOTIFICATION. */
+export async function killPid(pid: number): Promise<void> {
+  if (!isAlive(pid)) return;
+  process.kill(pid, 'SIGKILL');
+  while (isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
 }

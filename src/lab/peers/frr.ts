@@ -7,7 +7,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run, stopPid, type Netns } from '../../netns/netns.ts';
-import { familyOf, instanceDir, isAlive, readPid, removeDir, type DaemonNeighbor, type DaemonRoute, type FamilyName, type LearnedRoute } from './common.ts';
+import { familyOf, instanceDir, killPid, readPid, startOrCleanUp, stopDaemon, type DaemonNeighbor, type DaemonRoute, type FamilyName, type LearnedRoute } from './common.ts';
 
 /** Debian installs the daemons outside PATH. */
 const FRR_ZEBRA = '/usr/lib/frr/zebra';
@@ -87,15 +87,11 @@ export class Frr {
     await writeFile(path.join(dir, 'zebra.conf'), `hostname zebra\nlog file ${path.join(dir, 'zebra.log')}\n`);
     await writeFile(path.join(dir, 'bgpd.conf'), frrBgpConfig(options, dir));
     await writeFile(path.join(dir, 'vtysh.conf'), '');
-    try {
+    return startOrCleanUp(f, async () => {
       await run('chown', ['-R', 'frr:frr', dir]);
       await f.launchZebra();
       await f.launchBgpd();
-    } catch (e) {
-      await f.stop();
-      throw e;
-    }
-    return f;
+    });
   }
 
   private common(name: string): string[] {
@@ -185,10 +181,7 @@ export class Frr {
   }
 
   async kill(): Promise<void> {
-    if (isAlive(this.bgpdPid)) {
-      process.kill(this.bgpdPid, 'SIGKILL');
-      while (isAlive(this.bgpdPid)) await new Promise((r) => setTimeout(r, 20));
-    }
+    await killPid(this.bgpdPid);
   }
 
   async startBgpd(): Promise<void> {
@@ -196,17 +189,7 @@ export class Frr {
   }
 
   async stop(): Promise<void> {
-    for (const pid of [this.bgpdPid, this.zebraPid]) {
-      if (pid && isAlive(pid)) {
-        try {
-          process.kill(pid, 'SIGCONT');
-        } catch {
-          // gone
-        }
-      }
-    }
-    await Promise.all([this.bgpdPid, this.zebraPid].filter((p) => p && isAlive(p)).map((p) => stopPid(p)));
-    await removeDir(this.dir);
+    await stopDaemon([this.bgpdPid, this.zebraPid], this.dir);
   }
 }
 

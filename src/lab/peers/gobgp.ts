@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stopPid, type Netns } from '../../netns/netns.ts';
-import { familyOf, instanceDir, isAlive, removeDir, type DaemonNeighbor, type DaemonRoute, type FamilyName, type LearnedRoute } from './common.ts';
+import { familyOf, instanceDir, startOrCleanUp, stopDaemon, type DaemonNeighbor, type DaemonRoute, type FamilyName, type LearnedRoute } from './common.ts';
 
 export interface GobgpOptions {
   ns: Netns;
@@ -72,15 +72,11 @@ export class Gobgp {
   static async start(options: GobgpOptions): Promise<Gobgp> {
     const dir = await instanceDir('gobgp');
     const g = new Gobgp(options.ns, dir, options);
-    try {
+    return startOrCleanUp(g, async () => {
       await writeFile(path.join(dir, 'gobgpd.toml'), gobgpConfig(options));
       await g.launch();
       for (const r of options.routes ?? []) await g.announce(r);
-    } catch (e) {
-      await g.stop();
-      throw e;
-    }
-    return g;
+    });
   }
 
   get apiPort(): number {
@@ -168,15 +164,7 @@ export class Gobgp {
   }
 
   async stop(): Promise<void> {
-    if (this.pid && isAlive(this.pid)) {
-      try {
-        process.kill(this.pid, 'SIGCONT');
-      } catch {
-        // gone
-      }
-      await stopPid(this.pid);
-    }
-    await removeDir(this.dir);
+    await stopDaemon([this.pid], this.dir);
   }
 }
 

@@ -1,9 +1,9 @@
 // Issue 8, e2e: dual stack. IPv6 pods reach each other across nodes, and the client reaches
 // them through the router over IPv6.
 import { describe, expect, it } from 'vitest';
-import { useLab, waitForAllSessions, wiring } from './harness.ts';
+import { useLab, waitForAllSessions } from './harness.ts';
 
-describe.skipIf(!wiring.wired)('dual stack', () => {
+describe('dual stack', () => {
   const { lab } = useLab({ nodes: 2, router: 'bird', ipv6: true });
 
   it('IPv6 pods reach each other across nodes, and the client reaches them', async () => {

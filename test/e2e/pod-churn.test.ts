@@ -1,9 +1,9 @@
 // Issue 8, e2e: pods deleted and added while the lab runs; every node sees the change. (The
 // pod-wired -> reachable-from-every-node time is measured by bench/convergence.ts, not here.)
 import { describe, expect, it } from 'vitest';
-import { useLab, waitFor, waitForAllSessions, wiring } from './harness.ts';
+import { useLab, waitFor, waitForAllSessions } from './harness.ts';
 
-describe.skipIf(!wiring.wired)('pods deleted and added', () => {
+describe('pods deleted and added', () => {
   const { lab } = useLab({ nodes: 3, router: 'bird' });
 
   it('a new pod is reachable from every other node, a deleted one from none', async () => {

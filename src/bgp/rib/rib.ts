@@ -16,7 +16,7 @@ import type { PrefixList } from '../wire/types.ts';
 import { AttrPool, asPathContains, prependAs, type AttrInput, type AttrSet } from './attrs.ts';
 import { selectBest, DEFAULT_LOCAL_PREF, type Candidate } from './decision.ts';
 import { ACCEPT_ALL, compilePolicy, type CompiledPolicy, type Policy } from './policy.ts';
-import { keyAfi, keysOverlap, listKey, parsePrefix, type RouteKey } from './prefix.ts';
+import { keyAfi, keyContains, listKey, parsePrefix, type RouteKey } from './prefix.ts';
 import { newIndexTable, newRouteTable, type RouteTable } from './table.ts';
 
 export const AFIS: readonly Afi[] = [Afi.IPv4, Afi.IPv6];
@@ -29,7 +29,9 @@ export interface RibOptions {
   clusterId?: number;
   /**
    * The cluster's own pod and service ranges. By default, routes from external (eBGP) peers that
-   * overlap them are rejected, so that an outside router can never hijack pod traffic.
+   * lie within them (equal or more specific) are rejected, so that an outside router can never
+   * hijack pod traffic. A covering route (a default, 10.0.0.0/8) is not: longest-prefix match
+   * keeps pod traffic on the blocks, and a top-of-rack router's default is the usual design.
    */
   clusterRanges?: string[];
   /** The next-hop reachability check of RFC 4271 9.1.2 (default: every next hop is reachable). */
@@ -48,7 +50,7 @@ export interface RibPeerConfig {
   importPolicy?: Policy;
   exportPolicy?: Policy;
   /**
-   * Accept routes that overlap the cluster's pod/service ranges. Default: true for iBGP peers (the
+   * Accept routes within the cluster's pod/service ranges. Default: true for iBGP peers (the
    * other nodes), false for eBGP peers.
    */
   allowClusterRanges?: boolean;
@@ -400,7 +402,7 @@ export class Rib {
 
   private importPolicy(peer: RibPeer, key: RouteKey, attrs: AttrSet): AttrSet | null {
     if (!peer.allowClusterRanges && this.clusterRanges.length) {
-      for (const r of this.clusterRanges) if (keysOverlap(r, key)) return null;
+      for (const r of this.clusterRanges) if (keyContains(r, key)) return null;
     }
     return peer.importPolicy.evaluate(key, attrs, this.pool);
   }

@@ -80,17 +80,22 @@ describe('Adj-RIB-In and Loc-RIB', () => {
     expect(r.bestOf('10.6.0.0/16')?.source.id).toBe('a');
   });
 
-  it('rejects external routes overlapping the cluster ranges unless the peer is allowed; iBGP peers are allowed', () => {
+  it('rejects external routes within the cluster ranges unless the peer is allowed; covering routes pass; iBGP peers are allowed', () => {
     const r = rib({ clusterRanges: ['10.244.0.0/16', '10.96.0.0/12', 'fd00:244::/48'] });
     const ext = up(r, { id: 'ext', address: '198.51.100.2', asn: 65001 }, 2);
     const ok = up(r, { id: 'ok', address: '198.51.100.3', asn: 65003, allowClusterRanges: true }, 3);
     const node = up(r, { id: 'node', address: '198.51.100.4', asn: LOCAL_AS }, 4);
-    expect(r.announce(ext, prefixes('10.244.5.0/24', '10.0.0.0/8', '192.0.2.0/24'), { ...base, asPath: seq(65001) })).toBe(1);
+    // Within a range (equal or more specific): refused. Covering it (a default, a /8): accepted,
+    // since longest-prefix match keeps pod traffic on the blocks.
+    expect(r.announce(ext, prefixes('10.244.5.0/24', '10.244.0.0/16', '10.0.0.0/8', '0.0.0.0/0', '192.0.2.0/24'), { ...base, asPath: seq(65001) })).toBe(3);
     expect(r.announce(ext, prefixes('fd00:244:0:1::/64'), { ...base, nextHop: '2001:db8::2', asPath: seq(65001) })).toBe(0);
+    expect(r.announce(ext, prefixes('::/0'), { ...base, nextHop: '2001:db8::2', asPath: seq(65001) })).toBe(1);
     expect(r.announce(ok, prefixes('10.244.5.0/24'), { ...base, asPath: seq(65003) })).toBe(1);
     expect(r.announce(node, prefixes('10.244.6.0/26'), { ...base, asPath: [] })).toBe(1);
-    expect(ext.received()).toBe(4);
-    expect(ext.accepted()).toBe(1);
+    expect(ext.received()).toBe(7);
+    expect(ext.accepted()).toBe(4);
+    expect(r.bestOf('0.0.0.0/0')?.source.id).toBe('ext');
+    expect(r.bestOf('10.244.5.0/24')?.source.id).toBe('ok');
   });
 
   it('applies import policy: prefix lists with length ranges, community matches, set actions', () => {

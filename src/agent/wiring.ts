@@ -251,6 +251,7 @@ class Wiring {
         clusterRanges: bgp.clusterRanges,
         listen: { port: bgp.listenPort },
         gracefulRestart: { restartTime: config.gracefulRestartTime, restarting: this.forwardingPreserved },
+        holdTime: config.holdTime,
         nextHops: { ...(this.self.ipv4 ? { ipv4: this.self.ipv4 } : {}), ...(this.self.ipv6 ? { ipv6: this.self.ipv6 } : {}) },
         logger: blog,
       });

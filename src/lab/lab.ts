@@ -282,6 +282,10 @@ export class Lab {
         this.healthListen(node),
         '--log-format',
         'json',
+        // The mesh uses the lab's hold time too (BGPPeers set theirs), so that a failed node
+        // shows in seconds on every peer, not only on the router.
+        '--hold-time',
+        String(this.plan.options.holdTime),
         ...(node.ipv6 ? ['--ip6-autodetection-method', `interface=${node.ifname}`] : []),
         ...(this.plan.options.agentArgs ?? []),
       ];

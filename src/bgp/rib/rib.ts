@@ -36,6 +36,12 @@ export interface RibOptions {
   clusterRanges?: string[];
   /** The next-hop reachability check of RFC 4271 9.1.2 (default: every next hop is reachable). */
   nextHopReachable?: (nextHop: string, afi: Afi) => boolean;
+  /**
+   * Whether two addresses lie on one subnet we are directly attached to. When a route's next hop
+   * and an external peer do, the route goes to that peer with its next hop unchanged (RFC 4271
+   * 5.1.3, "third party" next hop). Default: never (always next hop self towards eBGP).
+   */
+  sharedSubnet?: (a: string, b: string) => boolean;
 }
 
 export interface RibPeerConfig {
@@ -192,6 +198,7 @@ export class Rib {
   readonly local: RibSource;
   private readonly clusterRanges: RouteKey[];
   private readonly nextHopReachable: (nh: string, afi: Afi) => boolean;
+  private readonly sharedSubnet: (a: string, b: string) => boolean;
   private readonly peers = new Map<string, RibPeer>();
   /** Loc-RIB: the winning source per prefix, as the source's index (2 bytes, not a pointer). */
   private readonly locRib = new Map<Afi, RouteTable<number>>([
@@ -212,6 +219,7 @@ export class Rib {
     this.clusterId = opts.clusterId ?? opts.routerId;
     this.clusterRanges = (opts.clusterRanges ?? []).map((r) => parsePrefix(r).key);
     this.nextHopReachable = opts.nextHopReachable ?? (() => true);
+    this.sharedSubnet = opts.sharedSubnet ?? (() => false);
     this.local = new RibSource('local', 'local', '', opts.routerId);
     this.local.index = 1;
     this.byIndex.push(this.local);
@@ -550,11 +558,14 @@ export class Rib {
     const self = afi === Afi.IPv4 ? peer.localAddress.v4 : peer.localAddress.v6;
     if (peer.kind === 'ebgp') {
       // RFC 4271 5.1.2/5.1.3/5.1.4: prepend our AS, next hop self, no LOCAL_PREF; a MED learned
-      // from another AS is not passed on to a third one.
-      if (!self) return null;
+      // from another AS is not passed on to a third one. RFC 4271 5.1.3 (2): a learned route whose
+      // next hop shares a subnet with the peer keeps it ("third party"), so that the peer sends
+      // traffic straight to the node that owns the block, not through us.
+      const thirdParty = src.kind !== 'local' && attrs.nextHop !== undefined && this.sharedSubnet(attrs.nextHop, peer.address);
+      if (!self && !thirdParty) return null;
       return this.pool.derive(attrs, {
         asPath: prependAs(attrs.asPath, this.localAsn),
-        nextHop: self,
+        nextHop: thirdParty ? attrs.nextHop : self,
         linkLocalNextHop: undefined,
         localPref: undefined,
         originatorId: undefined,

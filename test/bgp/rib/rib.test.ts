@@ -183,6 +183,28 @@ describe('Adj-RIB-Out', () => {
     expect(describeBatch(r.takePending(a, Afi.IPv4)).announced.flatMap((x) => x.prefixes)).toEqual(['10.2.0.0/24']);
   });
 
+  it('keeps a learned next hop towards an eBGP peer on the same subnet (RFC 4271 5.1.3 third party), else next hop self', () => {
+    // Our subnet is 198.51.100.0/24: the router (.9) and the node (.2) are on it; 192.0.2.0/24 is not ours.
+    const onOurSubnet = (a: string) => a.startsWith('198.51.100.');
+    const r = rib({ sharedSubnet: (a, b) => onOurSubnet(a) && onOurSubnet(b) });
+    const node = up(r, { id: 'node', address: '198.51.100.2', asn: LOCAL_AS }, 2);
+    const far = up(r, { id: 'far', address: '192.0.2.7', asn: LOCAL_AS }, 7);
+    const router = up(r, { id: 'router', address: '198.51.100.9', asn: 65001 }, 9);
+    const remote = up(r, { id: 'remote', address: '192.0.2.9', asn: 65002 }, 10);
+    r.announce(node, prefixes('10.244.2.0/24'), { ...base, nextHop: '198.51.100.2', asPath: [] });
+    r.announce(far, prefixes('10.244.3.0/24'), { ...base, nextHop: '192.0.2.7', asPath: [] });
+    r.originate('10.244.1.0/24');
+    const nextHops = (peer: RibPeer) => Object.fromEntries([...r.takePending(peer, Afi.IPv4).announced].flatMap(([attrs, keys]) => keys.map((k) => [formatKey(k), attrs.nextHop])));
+    // The router shares 198.51.100.0/24 with the node: straight to it. Our own block and a next
+    // hop off the subnet: through us.
+    expect(nextHops(router)).toEqual({ '10.244.1.0/24': '198.51.100.1', '10.244.2.0/24': '198.51.100.2', '10.244.3.0/24': '198.51.100.1' });
+    // A peer off our subnet always gets us.
+    expect(nextHops(remote)).toEqual({ '10.244.1.0/24': '198.51.100.1', '10.244.2.0/24': '198.51.100.1', '10.244.3.0/24': '198.51.100.1' });
+    // The AS path is ours prepended either way.
+    const sent = r.exportFor(router, Afi.IPv4, [...r.locRibKeys(Afi.IPv4)].find((k) => formatKey(k) === '10.244.2.0/24')!)!;
+    expect(sent.asPath).toEqual(seq(LOCAL_AS));
+  });
+
   it('does not pass iBGP routes to other iBGP peers without route reflection; adds LOCAL_PREF on iBGP', () => {
     const r = rib();
     const i1 = up(r, { id: 'i1', address: '198.51.100.2', asn: LOCAL_AS }, 2);

@@ -29,7 +29,8 @@ describe('rolling restart with graceful restart', () => {
       const child = ns.spawn('ping', ['-n', '-i', '0.2', to.ips[0]]);
       let out = '';
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      pings.push({ child, out: new Promise((r) => child.on('exit', () => r(out))) });
+      // 'close', not 'exit': the summary ping prints on SIGINT may still be in the pipe at exit.
+      pings.push({ child, out: new Promise((r) => child.on('close', () => r(out))) });
     }
     try {
       for (const n of l.plan.nodes) {

@@ -27,6 +27,8 @@ const FEEDER = { v4: '198.51.100.99', asn: 65100 };
  * decoding garbage once needed (src/bgp/NOTES.md). Override with TORTIE_NODE_FLAGS="".
  */
 const TORTIE_NODE_FLAGS = (process.env.TORTIE_NODE_FLAGS ?? '--max-semi-space-size=2').split(' ').filter(Boolean);
+/** Two malloc arenas, not one per thread: glibc otherwise keeps freed decode buffers resident. */
+const TORTIE_ENV = { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
 const RECEIVER = { v4: '198.51.100.1', asn: 64512 };
 
 async function rssMiB(pid: number): Promise<number> {
@@ -85,7 +87,7 @@ const neighbor = { name: 'feeder', address: FEEDER.v4, asn: FEEDER.asn, localAdd
 async function startReceiver(kind: string, ns: Netns): Promise<Receiver> {
   switch (kind) {
     case 'tortie': {
-      const t = await SpeakerProcess.start(ns, { localAsn: RECEIVER.asn, routerId: RECEIVER.v4, families: ['ipv4'], holdTime: 240 }, ['--expose-gc', ...TORTIE_NODE_FLAGS]);
+      const t = await SpeakerProcess.start(ns, { localAsn: RECEIVER.asn, routerId: RECEIVER.v4, families: ['ipv4'], holdTime: 240 }, ['--expose-gc', ...TORTIE_NODE_FLAGS], TORTIE_ENV);
       await t.addPeer({ address: FEEDER.v4, asn: FEEDER.asn, localAddress: RECEIVER.v4, mode: 'passive', families: ['ipv4'] });
       return {
         name: 'tortie',
@@ -190,7 +192,8 @@ export async function run(args: string[]): Promise<BenchReport> {
     notes: [
       'Seconds from Established until the receiver\'s table holds every prefix (polled: ~20 ms tortie/BIRD, ~100 ms FRR/GoBGP).',
       'RSS of the receiving process (bird, bgpd without zebra, gobgpd, the node process running tortie\'s Speaker,',
-      'read after one full GC; about 88 MiB of it is Node 24 with type stripping and the loaded modules, before any route).',
+      'read after one full GC; about 88 MiB of it is Node 24 with type stripping and the loaded modules, before any route;',
+      'tortie runs with --max-semi-space-size=2 and MALLOC_ARENA_MAX=2, as the agent should).',
       'Shared 2-core machine: numbers are noisy; run twice.',
     ],
   };

@@ -3,6 +3,9 @@
  * sessions, routes with attributes both ways, withdrawals, hold timer expiry on a frozen peer,
  * and re-establishment after a restart.
  */
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Netns, Switch, uniqueName } from '../../src/netns/netns.ts';
 import { Bird } from '../../src/lab/peers/bird.ts';
@@ -68,6 +71,18 @@ describe('interop: BIRD 2', () => {
     await ibgp?.stop().catch(() => undefined);
     await Promise.all([nsT, nsE, nsI].map((n) => n?.destroy()));
     await sw?.destroy();
+  });
+
+  it('the launcher reports a config BIRD refuses, and leaves no directory or process behind', async () => {
+    const marker = `this is not bird config ${process.pid};`;
+    await expect(Bird.start({ ns: nsE, routerId: E.v4, asn: E.asn, neighbors: [], extra: marker })).rejects.toThrow(/syntax error/);
+    // Other projects may run BIRD at the same time: look for our config only.
+    const ours = [];
+    for (const d of (await readdir(tmpdir())).filter((f) => f.startsWith('tortie-bird-'))) {
+      const conf = await readFile(path.join(tmpdir(), d, 'bird.conf'), 'utf8').catch(() => '');
+      if (conf.includes(marker)) ours.push(d);
+    }
+    expect(ours).toEqual([]);
   });
 
   it('reaches Established with both, over eBGP and iBGP', async () => {

@@ -85,8 +85,14 @@ export class Bird {
   static async start(options: BirdOptions): Promise<Bird> {
     const dir = await instanceDir('bird');
     const b = new Bird(options.ns, dir, options);
-    await writeFile(path.join(dir, 'bird.conf'), birdConfig(options, dir));
-    await b.launch(!!options.recovery);
+    try {
+      await writeFile(path.join(dir, 'bird.conf'), birdConfig(options, dir));
+      await b.launch(!!options.recovery);
+    } catch (e) {
+      // A config BIRD refuses, say: leave nothing behind.
+      await b.stop();
+      throw e;
+    }
     return b;
   }
 

@@ -87,9 +87,14 @@ export class Frr {
     await writeFile(path.join(dir, 'zebra.conf'), `hostname zebra\nlog file ${path.join(dir, 'zebra.log')}\n`);
     await writeFile(path.join(dir, 'bgpd.conf'), frrBgpConfig(options, dir));
     await writeFile(path.join(dir, 'vtysh.conf'), '');
-    await run('chown', ['-R', 'frr:frr', dir]);
-    await f.launchZebra();
-    await f.launchBgpd();
+    try {
+      await run('chown', ['-R', 'frr:frr', dir]);
+      await f.launchZebra();
+      await f.launchBgpd();
+    } catch (e) {
+      await f.stop();
+      throw e;
+    }
     return f;
   }
 

@@ -72,9 +72,14 @@ export class Gobgp {
   static async start(options: GobgpOptions): Promise<Gobgp> {
     const dir = await instanceDir('gobgp');
     const g = new Gobgp(options.ns, dir, options);
-    await writeFile(path.join(dir, 'gobgpd.toml'), gobgpConfig(options));
-    await g.launch();
-    for (const r of options.routes ?? []) await g.announce(r);
+    try {
+      await writeFile(path.join(dir, 'gobgpd.toml'), gobgpConfig(options));
+      await g.launch();
+      for (const r of options.routes ?? []) await g.announce(r);
+    } catch (e) {
+      await g.stop();
+      throw e;
+    }
     return g;
   }
 

@@ -51,8 +51,8 @@ export class SpeakerProcess {
   }
 
   /** Starts a speaker inside `ns`. */
-  static async start(ns: Netns, options: SpeakerOptions, nodeArgs: string[] = []): Promise<SpeakerProcess> {
-    const child = ns.spawn(process.execPath, [...nodeArgs, CHILD], { stdio: ['pipe', 'pipe', 'pipe'] });
+  static async start(ns: Netns, options: SpeakerOptions, nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<SpeakerProcess> {
+    const child = ns.spawn(process.execPath, [...nodeArgs, CHILD], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     const p = new SpeakerProcess(child);
     await p.call('start', options);
     return p;

@@ -75,7 +75,6 @@ async function measure(nodes: number, pods: number, router: RouterKind): Promise
   const watches: RouteWatch[] = [];
   try {
     await lab.waitForAgents();
-    if ((await lab.agentWiring(15_000)) === 'unwired') throw new Error('tortie agent reports that it is not wired yet (issue 7): no routes to measure');
     await lab.waitForSessions(120_000);
     const origin = lab.node(1);
     for (const n of lab.plan.nodes.filter((x) => x !== origin)) watches.push(new RouteWatch(await Netns.attach(n.netns)));

@@ -52,6 +52,8 @@ export interface AgentConfig {
   listenPort: number | null;
   /** RFC 4724 restart time we advertise, seconds. */
   gracefulRestartTime: number;
+  /** Hold time we propose on sessions that do not set their own (the mesh), seconds. */
+  holdTime: number;
   routeProtocol: number;
   routeTable: number;
   /** Milliseconds between full dataplane resyncs. */
@@ -134,6 +136,13 @@ function parseIntIn(text: string, min: number, max: number, note = ''): number {
   if (!/^\d+$/.test(text.trim())) throw new BadValue(`expected a whole number from ${min} to ${max}${note}`);
   const n = Number(text.trim());
   if (n < min || n > max) throw new BadValue(`expected a whole number from ${min} to ${max}${note}`);
+  return n;
+}
+
+/** RFC 4271 4.2: the hold time is zero or at least three seconds. */
+function parseHoldTime(text: string): number {
+  const n = parseIntIn(text, 0, 65535);
+  if (n > 0 && n < 3) throw new BadValue('expected 0 or a whole number from 3 to 65535 (RFC 4271 4.2)');
   return n;
 }
 
@@ -280,6 +289,11 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'gracefulRestartTime', flag: 'graceful-restart-time', env: 'TORTIE_GRACEFUL_RESTART_TIME', meta: 'SECONDS', group: 'BGP',
     help: 'Restart time advertised to peers (RFC 4724 section 3: 0 to 4095 s); peers keep our routes this long while we restart.',
     default: '120', parse: (t) => parseIntIn(t, 0, 4095),
+  },
+  {
+    key: 'holdTime', flag: 'hold-time', env: 'TORTIE_HOLD_TIME', meta: 'SECONDS', group: 'BGP',
+    help: "Hold time proposed on sessions whose BGPPeer sets none (the node-to-node mesh): 0, or 3 to 65535 s (RFC 4271 4.2); the session uses the smaller of both sides'. A node that stops answering is dropped after it.",
+    default: '90', parse: parseHoldTime,
   },
   {
     key: 'routeProtocol', flag: 'route-protocol', env: 'TORTIE_ROUTE_PROTOCOL', meta: 'NUMBER', group: 'Dataplane',

@@ -13,7 +13,7 @@
  * - Originated: each pod CIDR of this node as one aggregate, plus a /32 (/128) for every local pod
  *   whose address lies outside them, or for every local pod with `--advertise-pod-routes`.
  * - Cluster ranges (every node's pod CIDRs and the service ranges) are protected from external
- *   peers: routes from them that overlap are rejected (the RIB's cluster-range check), unless the
+ *   peers: routes from them within those ranges are rejected (the RIB's cluster-range check), unless the
  *   peer is another node of the cluster.
  */
 import type { PeerConfig, FamilyName } from '../bgp/speaker.ts';

@@ -31,6 +31,7 @@ import { IprouteHost, type HostNetwork } from './autodetect.ts';
 import { AgentError, AgentErrorCode } from './errors.ts';
 import { desiredBgp, desiredLocalRoutes, nodeBlocks, samePeerConfig, type DesiredBgp, type DesiredPeer, type DesiredProblem, type Self } from './desired.ts';
 import { readKernelRoutes } from './kernel-routes.ts';
+import { sharedSubnetTest } from './shared-subnet.ts';
 import { NodeRoutes } from './node-routes.ts';
 import { ribRoutes } from './rib-view.ts';
 import type { AgentContext, AgentParts, PartsFactory } from './run.ts';
@@ -184,6 +185,7 @@ class Wiring {
   private async startDataplane(snap: Snapshot): Promise<void> {
     const { log } = this.ctx;
     const subnets = await this.nodeSubnets();
+    this.subnets = subnets;
     this.kernel = new NetlinkKernel();
     const dlog = log.child({ component: 'dataplane' });
     try {
@@ -236,6 +238,8 @@ class Wiring {
   }
 
   private forwardingPreserved = false;
+  /** The node's own subnets, found when the dataplane starts. */
+  private subnets: NodeSubnet[] = [];
 
   private async startSpeaker(snap: Snapshot): Promise<void> {
     const { config, log, metrics } = this.ctx;
@@ -251,6 +255,9 @@ class Wiring {
         clusterRanges: bgp.clusterRanges,
         listen: { port: bgp.listenPort },
         gracefulRestart: { restartTime: config.gracefulRestartTime, restarting: this.forwardingPreserved },
+        holdTime: config.holdTime,
+        // Third-party next hops towards eBGP peers on the node's subnet (RFC 4271 5.1.3).
+        sharedSubnet: sharedSubnetTest(this.subnets.map((s) => s.cidr)),
         nextHops: { ...(this.self.ipv4 ? { ipv4: this.self.ipv4 } : {}), ...(this.self.ipv6 ? { ipv6: this.self.ipv6 } : {}) },
         logger: blog,
       });

@@ -64,6 +64,8 @@ export interface SpeakerOptions {
   /** Next hops we advertise as "self" for the family the session's own address is not in. */
   nextHops?: { ipv4?: string; ipv6?: string };
   nextHopReachable?: (nextHop: string, afi: Afi) => boolean;
+  /** Two addresses on one directly attached subnet: third-party next hops towards eBGP (rib.ts). */
+  sharedSubnet?: (a: string, b: string) => boolean;
   clock?: Clock;
   logger?: SpeakerLogger;
 }
@@ -195,7 +197,7 @@ export class Speaker extends EventEmitter<{
     }
     const clusterId = opts.clusterId !== undefined ? parseIPv4(opts.clusterId) : id;
     if (clusterId === null) throw new SpeakerError('bgp-invalid-cluster-id', `cluster ID "${opts.clusterId}" must be a dotted quad`);
-    this.rib = new Rib({ localAsn: opts.localAsn, routerId: id, clusterId, clusterRanges: opts.clusterRanges, nextHopReachable: opts.nextHopReachable });
+    this.rib = new Rib({ localAsn: opts.localAsn, routerId: id, clusterId, clusterRanges: opts.clusterRanges, nextHopReachable: opts.nextHopReachable, sharedSubnet: opts.sharedSubnet });
     this.rib.onBestChange((afi, key, best) => {
       if (this.listenerCount('best') === 0) return;
       this.emit('best', {

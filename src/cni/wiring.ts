@@ -3,11 +3,14 @@
  * carries no IPv4 address and answers ARP for 169.254.1.1 by proxy ARP; the pod gets its
  * address as a /32 (/128), a link-scope route to 169.254.1.1 and its default route via it. The
  * host reaches the pod by a /32 route through the host-side veth, which the agent's dataplane
- * may also have installed.
+ * may also have installed. The plugin marks that route with the dataplane's protocol number, so
+ * that the agent owns it (it keeps it while the pod reaches the datastore, see its grace period)
+ * instead of seeing a foreign route in the slot it wants.
  *
  * Each side is configured by one `ip -batch` so that ADD costs two short processes.
  */
 import { writeFileSync } from 'node:fs';
+import { DEFAULT_PROTOCOL } from '../dataplane/ownership.ts';
 import { CniCode, CniError } from './errors.ts';
 import type { Family } from './ip.ts';
 import { ip, ipBatch, isExists, isNoDevice, NetnsHandle } from './iproute.ts';
@@ -47,7 +50,7 @@ export function wirePod(w: PodWiring, log: Log): { containerMac: string } {
     `link set ${w.hostVeth} addrgenmode none`,
     `link set ${w.hostVeth} up`,
     ...(v6 ? [`addr add ${GATEWAY_V6}/64 dev ${w.hostVeth} nodad`] : []),
-    ...w.addresses.map((a) => `route add ${a.address}/${hostLen(a)} dev ${w.hostVeth} scope link`),
+    ...w.addresses.map((a) => `route add ${a.address}/${hostLen(a)} dev ${w.hostVeth} scope link proto ${DEFAULT_PROTOCOL}`),
   ];
   const routeLine0 = hostLines.length - w.addresses.length + 1;
 
@@ -200,7 +203,7 @@ function ensureHostRoute(a: PodAddress, hostVeth: string, log: Log): void {
   const current = ip([...(a.family === 6 ? ['-6'] : []), 'route', 'show', 'exact', prefix]);
   if (current.includes(`dev ${hostVeth} `) || current.trimEnd().endsWith(`dev ${hostVeth}`)) return;
   log(`replacing route ${prefix} (${current.trim()}) with one via ${hostVeth}`);
-  ip([...(a.family === 6 ? ['-6'] : []), 'route', 'replace', prefix, 'dev', hostVeth, 'scope', 'link']);
+  ip([...(a.family === 6 ? ['-6'] : []), 'route', 'replace', prefix, 'dev', hostVeth, 'scope', 'link', 'proto', String(DEFAULT_PROTOCOL)]);
 }
 
 /**

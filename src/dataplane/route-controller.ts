@@ -62,6 +62,13 @@ export interface RouteControllerOptions {
   /** Delay of the first retry after a failure; doubles up to `maxBackoffMs`. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * Routes of ours through a workload interface seen for less than this long are left in place
+   * even when not desired (default 10 s): the CNI plugin adds a pod's route, with our protocol,
+   * before the pod's address reaches the datastore, and it must not be removed meanwhile. Felix
+   * has the same grace period for the same race.
+   */
+  workloadRouteGraceMs?: number;
   /** Told about each new conflict (the agent logs and counts them). */
   onConflict?: (c: Conflict) => void;
   /** Told about each failure (kernel errors, lost notifications). */
@@ -178,6 +185,7 @@ export class RouteController {
   private readonly subnets: Array<{ prefix: Prefix; ifname: string }>;
   private readonly minBackoffMs: number;
   private readonly maxBackoffMs: number;
+  private readonly graceMs: number;
   private readonly opts: RouteControllerOptions;
 
   private desired = new Map<string, Desired>();
@@ -194,6 +202,12 @@ export class RouteController {
   private conflicts = new Map<string, KernelRoute[]>();
   private sysctlPending = new Set<string>();
   private configured = new Set<string>();
+  /** When each workload interface (by index) was first seen, for the grace period. */
+  private firstSeen = new Map<number, number>();
+  /** Prefixes whose undesired routes wait for a grace period to end. */
+  private graceWaiting = new Set<string>();
+  /** Prefixes deleted from the desired state: their routes go now, grace or not. */
+  private released = new Set<string>();
 
   private started = false;
   private stopped = false;
@@ -240,6 +254,7 @@ export class RouteController {
     this.ecmp = opts.ecmp ?? false;
     this.minBackoffMs = opts.minBackoffMs ?? 200;
     this.maxBackoffMs = opts.maxBackoffMs ?? 30_000;
+    this.graceMs = opts.workloadRouteGraceMs ?? 10_000;
     this.subnets = (opts.nodeSubnets ?? []).map((s) => {
       try {
         return { prefix: parsePrefix(s.cidr), ifname: s.ifname };
@@ -284,6 +299,7 @@ export class RouteController {
     const old = this.desired.get(p.text);
     if (old && sameTarget(old.target, target)) return; // nothing new: no work
     if (old) this.unindex(p.text, old);
+    if (this.released.size) this.released.delete(p.text);
     this.desired.set(p.text, { family: p.family, key: p.text, target, want: undefined, epoch: -1 });
     if (target.kind === 'workload') {
       let s = this.byInterface.get(target.ifname);
@@ -304,6 +320,7 @@ export class RouteController {
     if (!old) return;
     this.unindex(p.text, old);
     this.desired.delete(p.text);
+    this.released.add(p.text);
     this.markDirty(p.text);
   }
 
@@ -460,6 +477,7 @@ export class RouteController {
         if (before && before.index !== l.index) this.forgetLink(before);
         const old = this.linksByIndex.get(l.index);
         if (old && old.name !== l.name) this.forgetLink(old);
+        if (!old || old.name !== l.name) this.noteFirstSeen(l);
         this.links.set(l.name, l);
         this.linksByIndex.set(l.index, l);
         this.linkEpoch++;
@@ -488,7 +506,32 @@ export class RouteController {
     this.linksByIndex.delete(l.index);
     this.configured.delete(l.name);
     this.sysctlPending.delete(l.name);
+    this.firstSeen.delete(l.index);
     this.markInterface(l.name);
+  }
+
+  private noteFirstSeen(l: KernelLink): void {
+    if (this.graceMs > 0 && isWorkloadInterface(this.own, l.name) && !this.firstSeen.has(l.index)) this.firstSeen.set(l.index, this.clock.now());
+  }
+
+  /**
+   * An undesired route of ours through a workload interface still in its grace period: kept, and
+   * the prefix looked at again when the period ends.
+   */
+  private inGrace(key: string, r: KernelRoute): boolean {
+    if (this.firstSeen.size === 0 || r.nexthops.length !== 1) return false;
+    const seen = this.firstSeen.get(r.nexthops[0].ifindex);
+    if (seen === undefined) return false;
+    const left = seen + this.graceMs - this.clock.now();
+    if (left <= 0) return false;
+    if (!this.graceWaiting.has(key)) {
+      this.graceWaiting.add(key);
+      this.clock.setTimeout(() => {
+        this.graceWaiting.delete(key);
+        this.markDirty(key);
+      }, left + 1);
+    }
+    return true;
   }
 
   private markInterface(name: string): void {
@@ -613,10 +656,15 @@ export class RouteController {
       this.links.clear();
       this.linksByIndex.clear();
       this.linkEpoch++;
+      const seen = new Set<number>();
       for (const l of links) {
         this.links.set(l.name, l);
         this.linksByIndex.set(l.index, l);
+        // Links there before the first resync are old: the datastore was read before it.
+        if (this.firstResyncDone) this.noteFirstSeen(l);
+        seen.add(l.index);
       }
+      for (const index of this.firstSeen.keys()) if (!seen.has(index)) this.firstSeen.delete(index);
     }
     for (const name of this.configured) if (!this.links.has(name)) this.configured.delete(name);
     for (const l of links) if (isWorkloadInterface(this.own, l.name) && !this.configured.has(l.name)) this.sysctlPending.add(l.name);
@@ -834,6 +882,7 @@ export class RouteController {
     // Fast paths for the bulk cases: a new route into an empty slot (install), and our one route
     // exactly right (steady state: almost every prefix of a resync).
     if (!present) {
+      if (this.released.size) this.released.delete(key);
       if (this.conflicts.size) this.conflicts.delete(key);
       if (want) ops.push({ op: 'add', route: want });
       return;
@@ -844,15 +893,11 @@ export class RouteController {
     }
     if (!want) {
       if (this.conflicts.size) this.conflicts.delete(key);
-      for (const r of present) if (isOurRoute(this.own, r)) ops.push({ op: 'delete', route: r });
+      const released = this.released.size > 0 && this.released.delete(key);
+      for (const r of present) if (isOurRoute(this.own, r) && (released || !this.inGrace(key, r))) ops.push({ op: 'delete', route: r });
       return;
     }
     const ours = present.filter((r) => isOurRoute(this.own, r));
-    if (!want) {
-      this.conflicts.delete(key);
-      for (const r of ours) ops.push({ op: 'delete', route: r });
-      return;
-    }
     const foreign = present.filter((r) => !isOurRoute(this.own, r) && r.table === this.own.table && sameSlot(r, want));
     if (foreign.length) {
       if (!this.takeOver) {

@@ -7,7 +7,7 @@
  * Nothing touches the root namespace: veths are made inside the lab's namespaces, addresses and
  * routes are set with `ip -n`.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RoutesResult, StatusResult } from '../agent/control.ts';
@@ -41,12 +41,6 @@ export interface PingResult {
   address: string;
   ok: boolean;
 }
-
-/** What the agents say about their wiring (issue 7: the parts are plugged in a later step). */
-export type AgentWiring = 'wired' | 'unwired' | 'unknown';
-
-/** The marker `tortie agent` logs while it runs without speaker, dataplane and datastore. */
-export const UNWIRED_LOG = 'not wired into the agent yet';
 
 export class Lab {
   readonly plan: LabPlan;
@@ -288,6 +282,10 @@ export class Lab {
         this.healthListen(node),
         '--log-format',
         'json',
+        // The mesh uses the lab's hold time too (BGPPeers set theirs), so that a failed node
+        // shows in seconds on every peer, not only on the router.
+        '--hold-time',
+        String(this.plan.options.holdTime),
         ...(node.ipv6 ? ['--ip6-autodetection-method', `interface=${node.ifname}`] : []),
         ...(this.plan.options.agentArgs ?? []),
       ];
@@ -372,28 +370,6 @@ export class Lab {
           await new Promise((r) => setTimeout(r, 200));
         }
       }
-    }
-  }
-
-  /**
-   * Whether the agents run wired (datastore, speaker, dataplane): `unwired` when an agent logs
-   * that they are not plugged in yet, `wired` when its datastore reports synced. Waits for one
-   * or the other, up to `timeoutMs`.
-   */
-  async agentWiring(timeoutMs = 20_000): Promise<AgentWiring> {
-    const deadline = Date.now() + timeoutMs;
-    const node = this.plan.nodes[0];
-    for (;;) {
-      const logText = existsSync(this.agentLog(node)) ? readFileSync(this.agentLog(node), 'utf8') : '';
-      if (logText.includes(UNWIRED_LOG)) return 'unwired';
-      try {
-        const s = await this.agentStatus(node);
-        if (s.readiness?.checks.some((c) => /datastore/i.test(c.name) && c.ok)) return 'wired';
-      } catch {
-        // not answering yet
-      }
-      if (Date.now() > deadline) return 'unknown';
-      await new Promise((r) => setTimeout(r, 250));
     }
   }
 

@@ -75,19 +75,15 @@ async function show(lab: Lab): Promise<void> {
 
 async function up(lab: Lab): Promise<number> {
   await lab.waitForAgents();
-  const wiring = await lab.agentWiring(15_000);
-  if (wiring === 'unwired') say('\nnote: tortie agent reports that its speaker, dataplane and datastore are not wired yet: no BGP sessions, no routes between nodes.');
-  else {
-    say('\nwaiting for the router to see every node Established ...');
-    const up = await lab.waitForRouterSessions(60_000);
-    say(up ? 'router: every session Established' : 'router: not every session came up within 60 s (see the drawing below)');
-  }
+  say('\nwaiting for the router to see every node Established ...');
+  const routerUp = await lab.waitForRouterSessions(60_000);
+  say(routerUp ? 'router: every session Established' : 'router: not every session came up within 60 s (see the drawing below)');
   const synced = await lab.routerView?.syncKernel();
   if (synced) say(`router: ${synced} BGP route(s) copied into its kernel (${lab.plan.router.kind} keeps them out of it)`);
 
   const pods = lab.pods();
   say(`\nping matrix: every pod pings every other pod${lab.plan.options.ipv6 ? ' (IPv4 and IPv6)' : ''}; rows ping columns`);
-  const results = await lab.pingMatrixUntilFull(wiring === 'unwired' ? 0 : 30_000);
+  const results = await lab.pingMatrixUntilFull(30_000);
   say(formatPingMatrix(results, pods.map((p) => p.name)));
   const sameNode = results.filter((r) => pods.find((p) => p.name === r.from)?.nodeName === pods.find((p) => p.name === r.to)?.nodeName);
   const crossNode = results.filter((r) => !sameNode.includes(r));

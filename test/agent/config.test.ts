@@ -127,6 +127,8 @@ describe('agent settings: validation', () => {
     ['--route-resync-interval', '10ms', /from 1s to 24h/],
     ['--route-resync-interval', 'often', /duration/],
     ['--graceful-restart-time', '4096', /0 to 4095/],
+    ['--hold-time', '2', /0 or a whole number from 3 to 65535/],
+    ['--hold-time', '70000', /0 to 65535/],
     ['--control-socket', '/tmp/' + 'x'.repeat(120), /at most 107 bytes/],
   ])('%s %s is refused with the reason', (flag, value, reason) => {
     const e = problems([flag, value]);

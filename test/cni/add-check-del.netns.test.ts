@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopPid, type Netns } from '../../src/netns/netns.ts';
 import { hostVethName } from '../../src/cni/veth-name.ts';
+import { DEFAULT_PROTOCOL } from '../../src/dataplane/ownership.ts';
 import { builtinConfig, CniNode, HOST_ADDRESS, sysctl } from './harness.ts';
 
 interface AddResult {
@@ -56,7 +57,7 @@ describe('ADD, CHECK and DEL wire a pod Calico-style', () => {
     expect(link).toContain(`link/ether ${resultA.interfaces[1].mac}`);
   });
 
-  it('leaves the host side without an address, with proxy ARP and a /32 route to the pod', async () => {
+  it("leaves the host side without an address, with proxy ARP and a /32 route to the pod carrying the dataplane's protocol", async () => {
     const veth = resultA.interfaces[0].name;
     const { stdout: addrs } = await node.host.ip('-o', 'addr', 'show', 'dev', veth);
     expect(addrs.trim()).toBe('');
@@ -64,8 +65,9 @@ describe('ADD, CHECK and DEL wire a pod Calico-style', () => {
     expect(await sysctl(node.host, `net.ipv4.neigh.${veth}.proxy_delay`)).toBe('0');
     expect(await sysctl(node.host, `net.ipv4.conf.${veth}.forwarding`)).toBe('1');
     const routes = await node.podRoutes();
-    expect(routes).toContain(`${resultA.ips[0].address.split('/')[0]} dev ${veth} scope link `);
-    expect(routes).toContain(`${resultB.ips[0].address.split('/')[0]} dev ${resultB.interfaces[0].name} scope link `);
+    // The agent's dataplane owns routes by protocol number: the plugin's route is one of its own.
+    expect(routes).toContain(`${resultA.ips[0].address.split('/')[0]} dev ${veth} proto ${DEFAULT_PROTOCOL} scope link `);
+    expect(routes).toContain(`${resultB.ips[0].address.split('/')[0]} dev ${resultB.interfaces[0].name} proto ${DEFAULT_PROTOCOL} scope link `);
   });
 
   it('the pod reaches its host and the other pod on the node', async () => {
@@ -113,7 +115,7 @@ describe('ADD, CHECK and DEL wire a pod Calico-style', () => {
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
     expect((r.json as unknown as AddResult).ips[0].address).toBe(`${next}/32`);
     const { stdout } = await node.host.ip('route', 'show', 'exact', `${next}/32`);
-    expect(stdout).toContain(`dev ${hostVethName('shop', 'web-2')}`);
+    expect(stdout).toContain(`dev ${hostVethName('shop', 'web-2')} proto ${DEFAULT_PROTOCOL} `);
     expect(await pod.ping(HOST_ADDRESS, { count: 1, timeoutS: 3 })).toBe(true);
   });
 

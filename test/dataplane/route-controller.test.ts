@@ -182,6 +182,37 @@ describe('RouteController: drift and failures', () => {
     expect(kernel.find('10.0.0.9/32')).toHaveLength(1);
   });
 
+  it("leaves a new pod interface's route of ours (the CNI plugin's) alone for the grace period, then removes it unless desired", async () => {
+    const { kernel, clock, c } = setup({ workloadRouteGraceMs: 10_000 });
+    await c.start();
+    await c.idle();
+    // The CNI plugin wires two pods: veth and /32 with our protocol, before the datastore knows them.
+    const a = kernel.addLink('tor-a');
+    const b = kernel.addLink('tor-b');
+    kernel.foreignAdd(podRoute('10.0.0.10/32', a.index));
+    kernel.foreignAdd(podRoute('10.0.0.11/32', b.index));
+    await c.idle();
+    expect(kernel.find('10.0.0.10/32')).toHaveLength(1);
+    expect(kernel.find('10.0.0.11/32')).toHaveLength(1);
+    // One pod reaches the datastore; the other never does.
+    c.setWorkload('10.0.0.10', 'tor-a');
+    clock.advance(9_000);
+    await c.idle();
+    expect(kernel.find('10.0.0.11/32')).toHaveLength(1);
+    clock.advance(1_100);
+    await c.idle();
+    expect(kernel.find('10.0.0.10/32')).toEqual([podRoute('10.0.0.10/32', a.index)]);
+    expect(kernel.find('10.0.0.11/32')).toEqual([]);
+    // A route the desired state lets go of goes at once, grace or not.
+    const d = kernel.addLink('tor-d');
+    c.setWorkload('10.0.0.12', 'tor-d');
+    await c.idle();
+    expect(kernel.find('10.0.0.12/32')).toEqual([podRoute('10.0.0.12/32', d.index)]);
+    c.deleteRoute('10.0.0.12/32');
+    await c.idle();
+    expect(kernel.find('10.0.0.12/32')).toEqual([]);
+  });
+
   it('drops the route of a deleted interface and restores it when the interface returns', async () => {
     const { kernel, c } = setup();
     kernel.addLink('tor1', true, false);

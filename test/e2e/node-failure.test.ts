@@ -1,9 +1,9 @@
 // Issue 8, e2e: a node fails hard. Frozen, it stops sending keepalives: its peers withdraw its
 // routes when their hold timers run out. Killed and started again, it rejoins.
 import { describe, expect, it } from 'vitest';
-import { useLab, waitFor, waitForAllSessions, wiring } from './harness.ts';
+import { useLab, waitFor, waitForAllSessions } from './harness.ts';
 
-describe.skipIf(!wiring.wired)('node failure', () => {
+describe('node failure', () => {
   const { lab } = useLab({ nodes: 3, router: 'bird', holdTime: 9 });
 
   it("peers withdraw a silent node's routes once the hold time runs out", async () => {

@@ -1,9 +1,9 @@
 // Issue 8, e2e: the router restarts, and then sends a default route and a route overlapping a
 // pod block: the default is accepted as the BGPPeer's import policy says, the overlap refused.
 import { describe, expect, it } from 'vitest';
-import { useLab, waitFor, waitForAllSessions, wiring } from './harness.ts';
+import { useLab, waitFor, waitForAllSessions } from './harness.ts';
 
-describe.skipIf(!wiring.wired)('the router', () => {
+describe('the router', () => {
   const { lab } = useLab({ nodes: 2, router: 'bird' });
 
   it('restarts: sessions and routes come back, the client reaches the pods again', async () => {

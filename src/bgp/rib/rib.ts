@@ -16,7 +16,7 @@ import type { PrefixList } from '../wire/types.ts';
 import { AttrPool, asPathContains, prependAs, type AttrInput, type AttrSet } from './attrs.ts';
 import { selectBest, DEFAULT_LOCAL_PREF, type Candidate } from './decision.ts';
 import { ACCEPT_ALL, compilePolicy, type CompiledPolicy, type Policy } from './policy.ts';
-import { keyAfi, keysOverlap, listKey, parsePrefix, type RouteKey } from './prefix.ts';
+import { keyAfi, keyContains, listKey, parsePrefix, type RouteKey } from './prefix.ts';
 import { newIndexTable, newRouteTable, type RouteTable } from './table.ts';
 
 export const AFIS: readonly Afi[] = [Afi.IPv4, Afi.IPv6];
@@ -29,11 +29,19 @@ export interface RibOptions {
   clusterId?: number;
   /**
    * The cluster's own pod and service ranges. By default, routes from external (eBGP) peers that
-   * overlap them are rejected, so that an outside router can never hijack pod traffic.
+   * lie within them (equal or more specific) are rejected, so that an outside router can never
+   * hijack pod traffic. A covering route (a default, 10.0.0.0/8) is not: longest-prefix match
+   * keeps pod traffic on the blocks, and a top-of-rack router's default is the usual design.
    */
   clusterRanges?: string[];
   /** The next-hop reachability check of RFC 4271 9.1.2 (default: every next hop is reachable). */
   nextHopReachable?: (nextHop: string, afi: Afi) => boolean;
+  /**
+   * Whether two addresses lie on one subnet we are directly attached to. When a route's next hop
+   * and an external peer do, the route goes to that peer with its next hop unchanged (RFC 4271
+   * 5.1.3, "third party" next hop). Default: never (always next hop self towards eBGP).
+   */
+  sharedSubnet?: (a: string, b: string) => boolean;
 }
 
 export interface RibPeerConfig {
@@ -48,7 +56,7 @@ export interface RibPeerConfig {
   importPolicy?: Policy;
   exportPolicy?: Policy;
   /**
-   * Accept routes that overlap the cluster's pod/service ranges. Default: true for iBGP peers (the
+   * Accept routes within the cluster's pod/service ranges. Default: true for iBGP peers (the
    * other nodes), false for eBGP peers.
    */
   allowClusterRanges?: boolean;
@@ -190,6 +198,7 @@ export class Rib {
   readonly local: RibSource;
   private readonly clusterRanges: RouteKey[];
   private readonly nextHopReachable: (nh: string, afi: Afi) => boolean;
+  private readonly sharedSubnet: (a: string, b: string) => boolean;
   private readonly peers = new Map<string, RibPeer>();
   /** Loc-RIB: the winning source per prefix, as the source's index (2 bytes, not a pointer). */
   private readonly locRib = new Map<Afi, RouteTable<number>>([
@@ -210,6 +219,7 @@ export class Rib {
     this.clusterId = opts.clusterId ?? opts.routerId;
     this.clusterRanges = (opts.clusterRanges ?? []).map((r) => parsePrefix(r).key);
     this.nextHopReachable = opts.nextHopReachable ?? (() => true);
+    this.sharedSubnet = opts.sharedSubnet ?? (() => false);
     this.local = new RibSource('local', 'local', '', opts.routerId);
     this.local.index = 1;
     this.byIndex.push(this.local);
@@ -400,7 +410,7 @@ export class Rib {
 
   private importPolicy(peer: RibPeer, key: RouteKey, attrs: AttrSet): AttrSet | null {
     if (!peer.allowClusterRanges && this.clusterRanges.length) {
-      for (const r of this.clusterRanges) if (keysOverlap(r, key)) return null;
+      for (const r of this.clusterRanges) if (keyContains(r, key)) return null;
     }
     return peer.importPolicy.evaluate(key, attrs, this.pool);
   }
@@ -548,11 +558,14 @@ export class Rib {
     const self = afi === Afi.IPv4 ? peer.localAddress.v4 : peer.localAddress.v6;
     if (peer.kind === 'ebgp') {
       // RFC 4271 5.1.2/5.1.3/5.1.4: prepend our AS, next hop self, no LOCAL_PREF; a MED learned
-      // from another AS is not passed on to a third one.
-      if (!self) return null;
+      // from another AS is not passed on to a third one. RFC 4271 5.1.3 (2): a learned route whose
+      // next hop shares a subnet with the peer keeps it ("third party"), so that the peer sends
+      // traffic straight to the node that owns the block, not through us.
+      const thirdParty = src.kind !== 'local' && attrs.nextHop !== undefined && this.sharedSubnet(attrs.nextHop, peer.address);
+      if (!self && !thirdParty) return null;
       return this.pool.derive(attrs, {
         asPath: prependAs(attrs.asPath, this.localAsn),
-        nextHop: self,
+        nextHop: thirdParty ? attrs.nextHop : self,
         linkLocalNextHop: undefined,
         localPref: undefined,
         originatorId: undefined,

@@ -285,8 +285,10 @@ function established(ctx: FsmContext, ev: FsmEvent): Transition {
       return { next: State.Established, actions: holdRestart };
     case 'timer':
       if (ev.timer === 'hold') {
-        // RFC 4724 4.2: the helper keeps the routes on a hold timer expiry too when GR was negotiated.
-        return toIdle(ctx, State.Established, 'hold timer expired', { send: holdExpired, graceful: n.gracefulRestart });
+        // Not graceful: RFC 4724 restarts only on a connection lost without NOTIFICATION, and an
+        // expired hold timer sends one. Keeping routes here too takes RFC 8538's N bit, which we
+        // do not negotiate. A hung peer's routes go when its hold time runs out (as BIRD does).
+        return toIdle(ctx, State.Established, 'hold timer expired', { send: holdExpired });
       }
       if (ev.timer === 'keepalive') {
         return { next: State.Established, actions: [{ do: 'send', msg: { type: 'keepalive' } }, { do: 'arm', timer: 'keepalive', seconds: n.keepaliveTime }] };

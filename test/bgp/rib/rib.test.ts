@@ -80,17 +80,22 @@ describe('Adj-RIB-In and Loc-RIB', () => {
     expect(r.bestOf('10.6.0.0/16')?.source.id).toBe('a');
   });
 
-  it('rejects external routes overlapping the cluster ranges unless the peer is allowed; iBGP peers are allowed', () => {
+  it('rejects external routes within the cluster ranges unless the peer is allowed; covering routes pass; iBGP peers are allowed', () => {
     const r = rib({ clusterRanges: ['10.244.0.0/16', '10.96.0.0/12', 'fd00:244::/48'] });
     const ext = up(r, { id: 'ext', address: '198.51.100.2', asn: 65001 }, 2);
     const ok = up(r, { id: 'ok', address: '198.51.100.3', asn: 65003, allowClusterRanges: true }, 3);
     const node = up(r, { id: 'node', address: '198.51.100.4', asn: LOCAL_AS }, 4);
-    expect(r.announce(ext, prefixes('10.244.5.0/24', '10.0.0.0/8', '192.0.2.0/24'), { ...base, asPath: seq(65001) })).toBe(1);
+    // Within a range (equal or more specific): refused. Covering it (a default, a /8): accepted,
+    // since longest-prefix match keeps pod traffic on the blocks.
+    expect(r.announce(ext, prefixes('10.244.5.0/24', '10.244.0.0/16', '10.0.0.0/8', '0.0.0.0/0', '192.0.2.0/24'), { ...base, asPath: seq(65001) })).toBe(3);
     expect(r.announce(ext, prefixes('fd00:244:0:1::/64'), { ...base, nextHop: '2001:db8::2', asPath: seq(65001) })).toBe(0);
+    expect(r.announce(ext, prefixes('::/0'), { ...base, nextHop: '2001:db8::2', asPath: seq(65001) })).toBe(1);
     expect(r.announce(ok, prefixes('10.244.5.0/24'), { ...base, asPath: seq(65003) })).toBe(1);
     expect(r.announce(node, prefixes('10.244.6.0/26'), { ...base, asPath: [] })).toBe(1);
-    expect(ext.received()).toBe(4);
-    expect(ext.accepted()).toBe(1);
+    expect(ext.received()).toBe(7);
+    expect(ext.accepted()).toBe(4);
+    expect(r.bestOf('0.0.0.0/0')?.source.id).toBe('ext');
+    expect(r.bestOf('10.244.5.0/24')?.source.id).toBe('ok');
   });
 
   it('applies import policy: prefix lists with length ranges, community matches, set actions', () => {
@@ -176,6 +181,28 @@ describe('Adj-RIB-Out', () => {
     expect(own.med).toBe(20);
     // Never back to the peer it came from.
     expect(describeBatch(r.takePending(a, Afi.IPv4)).announced.flatMap((x) => x.prefixes)).toEqual(['10.2.0.0/24']);
+  });
+
+  it('keeps a learned next hop towards an eBGP peer on the same subnet (RFC 4271 5.1.3 third party), else next hop self', () => {
+    // Our subnet is 198.51.100.0/24: the router (.9) and the node (.2) are on it; 192.0.2.0/24 is not ours.
+    const onOurSubnet = (a: string) => a.startsWith('198.51.100.');
+    const r = rib({ sharedSubnet: (a, b) => onOurSubnet(a) && onOurSubnet(b) });
+    const node = up(r, { id: 'node', address: '198.51.100.2', asn: LOCAL_AS }, 2);
+    const far = up(r, { id: 'far', address: '192.0.2.7', asn: LOCAL_AS }, 7);
+    const router = up(r, { id: 'router', address: '198.51.100.9', asn: 65001 }, 9);
+    const remote = up(r, { id: 'remote', address: '192.0.2.9', asn: 65002 }, 10);
+    r.announce(node, prefixes('10.244.2.0/24'), { ...base, nextHop: '198.51.100.2', asPath: [] });
+    r.announce(far, prefixes('10.244.3.0/24'), { ...base, nextHop: '192.0.2.7', asPath: [] });
+    r.originate('10.244.1.0/24');
+    const nextHops = (peer: RibPeer) => Object.fromEntries([...r.takePending(peer, Afi.IPv4).announced].flatMap(([attrs, keys]) => keys.map((k) => [formatKey(k), attrs.nextHop])));
+    // The router shares 198.51.100.0/24 with the node: straight to it. Our own block and a next
+    // hop off the subnet: through us.
+    expect(nextHops(router)).toEqual({ '10.244.1.0/24': '198.51.100.1', '10.244.2.0/24': '198.51.100.2', '10.244.3.0/24': '198.51.100.1' });
+    // A peer off our subnet always gets us.
+    expect(nextHops(remote)).toEqual({ '10.244.1.0/24': '198.51.100.1', '10.244.2.0/24': '198.51.100.1', '10.244.3.0/24': '198.51.100.1' });
+    // The AS path is ours prepended either way.
+    const sent = r.exportFor(router, Afi.IPv4, [...r.locRibKeys(Afi.IPv4)].find((k) => formatKey(k) === '10.244.2.0/24')!)!;
+    expect(sent.asPath).toEqual(seq(LOCAL_AS));
   });
 
   it('does not pass iBGP routes to other iBGP peers without route reflection; adds LOCAL_PREF on iBGP', () => {

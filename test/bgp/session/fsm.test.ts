@@ -119,14 +119,14 @@ describe('BGP FSM (RFC 4271 8)', () => {
     expect(armed(r.actions, 'idleHold')).toEqual([1]);
   });
 
-  it('expires the hold timer in Established with NOTIFICATION 4, and keeps routes when GR was negotiated', () => {
+  it('expires the hold timer in Established with NOTIFICATION 4, and drops routes even when GR was negotiated (no RFC 8538 N bit)', () => {
     for (const gr of [false, true]) {
       const c = ctx({ gr });
       run(c, State.OpenSent, [{ type: 'open', open: peerOpen({}, gr) }, { type: 'keepalive' }]);
       const r = run(c, State.Established, [{ type: 'timer', timer: 'hold' }]);
       expect(r.state).toBe(State.Idle);
       expect(sent(r.actions)[0]).toMatchObject({ type: 'notification', code: ErrorCode.HoldTimerExpired });
-      expect(r.actions.find((a) => a.do === 'down')).toMatchObject({ wasEstablished: true, graceful: gr });
+      expect(r.actions.find((a) => a.do === 'down')).toMatchObject({ wasEstablished: true, graceful: false });
     }
   });
 

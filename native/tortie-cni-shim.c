@@ -14,6 +14,7 @@
  * Configuration keys read from stdin (top level of the plugin's configuration):
  *   "agentSocket":    the server's socket (default /var/run/tortie/cni.sock)
  *   "agentTimeoutMs": how long to wait for the agent to accept (default 1000)
+ * Without "agentSocket", TORTIE_CNI_SOCKET in the environment names the socket (tests, development).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -277,6 +278,8 @@ int main(void) {
   }
 
   struct conf c = {DEFAULT_SOCKET, DEFAULT_TIMEOUT_MS, "1.1.0"};
+  const char *env_socket = getenv("TORTIE_CNI_SOCKET");
+  if (env_socket && env_socket[0] == '/' && strlen(env_socket) < sizeof c.socket) strcpy(c.socket, env_socket);
   scan_conf(in.data ? in.data : "", in.len, &c);
   if (in.len > MAX_STDIN) fallback(&in, &c);
 

@@ -80,7 +80,7 @@ function u32(n: number): Buffer {
  * Throws FramingError on anything that is not a request (and keeps throwing after that).
  */
 export class RequestDecoder {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private done = false;
 
   push(chunk: Buffer): CniRequest | undefined {
@@ -127,7 +127,7 @@ function decodeEnv(bytes: Buffer): Record<string, string> {
 
 /** Decodes what the server sends: ['A'] then ['R' ...]. For tests and the bench's client. */
 export class ResponseDecoder {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   accepted = false;
 
   push(chunk: Buffer): CniResponse | undefined {

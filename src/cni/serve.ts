@@ -13,7 +13,9 @@ if (!path) {
 const server = new CniServer(path, {
   ...(workers ? { workers: Number(workers) } : {}),
   onEvent: (e) => {
-    if (e.kind !== 'done') process.stderr.write(`cni server: ${e.kind}: ${e.reason}\n`);
+    // One line per event on stdout, which tests read to tell the server's work from the fallback's.
+    if (e.kind === 'done') process.stdout.write(`done ${e.command} ${e.containerId} ${e.exitCode}\n`);
+    else process.stdout.write(`${e.kind} ${e.reason}\n`);
   },
 });
 await server.start();

@@ -40,7 +40,7 @@ export class CniServerError extends Error {
 }
 
 export interface CniServerOptions {
-  /** Worker threads, i.e. invocations running at once (default 4). */
+  /** Worker threads, i.e. invocations running at once (default 4), started as requests come. */
   workers?: number;
   /** Variables besides CNI_* that invocations see (delegated IPAM plugins inherit them). */
   baseEnv?: NodeJS.ProcessEnv;
@@ -68,7 +68,7 @@ class WorkerSlot {
   }
 }
 
-/** A fixed pool of worker threads with a queue in front. */
+/** A pool of worker threads with a queue in front. */
 class WorkerPool {
   private readonly slots: WorkerSlot[] = [];
   private readonly queue: Job[] = [];
@@ -76,10 +76,13 @@ class WorkerPool {
   private readonly onFailure: (reason: string) => void;
   private closed = false;
 
+  private readonly size: number;
+
+  /** Threads start on demand, up to `size`: an agent that wires no pods pays for none. */
   constructor(size: number, baseEnv: NodeJS.ProcessEnv, onFailure: (reason: string) => void) {
+    this.size = Math.max(1, size);
     this.baseEnv = baseEnv;
     this.onFailure = onFailure;
-    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }
 
   private spawn(): WorkerSlot {
@@ -114,7 +117,11 @@ class WorkerPool {
   run(request: CniRequest, id: number): Promise<CniResponse> {
     return new Promise((resolve) => {
       const job: Job = { id, request, resolve };
-      const idle = this.slots.find((s) => s.job === null);
+      let idle = this.slots.find((s) => s.job === null);
+      if (!idle && this.slots.length < this.size) {
+        idle = this.spawn();
+        this.slots.push(idle);
+      }
       if (idle) this.dispatch(idle, job);
       else this.queue.push(job);
     });

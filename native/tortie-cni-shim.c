@@ -298,7 +298,7 @@ int main(void) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) fallback(&in, &c);
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  strncpy(addr.sun_path, c.socket, sizeof addr.sun_path - 1);
+  memcpy(addr.sun_path, c.socket, sizeof addr.sun_path - 1); /* c.socket is NUL-terminated and fits */
   if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
     /* A full backlog on a unix socket says EAGAIN: the agent is alive but slow; wait for it. */
     if (errno != EAGAIN && errno != EINPROGRESS) fallback(&in, &c);

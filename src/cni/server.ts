@@ -162,6 +162,9 @@ export class CniServer {
   private ino = -1;
   private nextId = 1;
   private readonly sockets = new Set<Socket>();
+  /** Requests past the go: a stop lets them finish, as a half-wired pod is worse than a wait. */
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly started = new WeakSet<Socket>();
   private readonly options: CniServerOptions;
 
   constructor(path: string, options: CniServerOptions = {}) {
@@ -246,6 +249,7 @@ export class CniServer {
         }
         if (started || chunk.length !== 1 || chunk[0] !== TAG_GO) return refuse('expected the go byte after the request');
         started = true;
+        this.started.add(socket);
         clearTimeout(timer);
         void this.execute(socket, request);
       } catch (e) {
@@ -254,7 +258,13 @@ export class CniServer {
     });
   }
 
-  private async execute(socket: Socket, request: CniRequest): Promise<void> {
+  private execute(socket: Socket, request: CniRequest): Promise<void> {
+    const p = this.executeOne(socket, request).finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+    return p;
+  }
+
+  private async executeOne(socket: Socket, request: CniRequest): Promise<void> {
     const t0 = performance.now();
     const pool = this.pool;
     const response = pool ? await pool.run(request, this.nextId++) : errorResponse(request, new CniError(CniCode.TryAgainLater, 'the tortie agent is stopping'));
@@ -269,15 +279,21 @@ export class CniServer {
     if (!socket.destroyed) socket.end(encodeResponse(response));
   }
 
-  /** Stops listening, answers queued requests with "try again later", removes the socket file. */
-  async stop(): Promise<void> {
+  /**
+   * Stops listening and drops connections that have not said go (their front ends fall back);
+   * requests already running finish, up to `graceMs`; then removes the socket file.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
     const server = this.server;
     this.server = null;
     if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      for (const s of this.sockets) if (!s.writableEnded) s.destroy();
-    });
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const s of this.sockets) if (!this.started.has(s)) s.destroy();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.inFlight), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+    for (const s of this.sockets) if (!s.writableEnded) s.destroy();
+    await closed;
     await this.pool?.close();
     this.pool = null;
     try {

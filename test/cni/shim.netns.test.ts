@@ -150,8 +150,11 @@ describe('tortie-cni shim -> agent CNI server', () => {
 
     beforeAll(async () => {
       silentSock = join(node.dataDir, 'silent.sock');
-      // An agent that accepts connections and never answers (its event loop stuck, say).
-      silent = createServer(() => undefined);
+      // An agent that accepts connections, reads, and never answers (its event loop stuck, say).
+      silent = createServer((s) => {
+        s.on('error', () => undefined);
+        s.resume();
+      });
       await new Promise<void>((r) => silent.listen(silentSock, r));
     });
 

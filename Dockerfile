@@ -11,15 +11,17 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-# tortie-nl, the dataplane's C relay to NETLINK_ROUTE (src/dataplane/README.md): built here so
-# that the node image needs no compiler.
+# tortie-nl, the dataplane's C relay to NETLINK_ROUTE (src/dataplane/README.md), and the CNI
+# front end (native/tortie-cni-shim.c, static: the kubelet runs it on the host, whatever its libc):
+# built here so that the node image needs no compiler.
 FROM ${NODE_IMAGE} AS native
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY native ./native
-RUN mkdir -p build && cc -O2 -Wall -o build/tortie-nl native/tortie-nl.c
+RUN mkdir -p build && cc -O2 -Wall -o build/tortie-nl native/tortie-nl.c \
+ && cc -O2 -Wall -static -o build/tortie-cni-shim native/tortie-cni-shim.c
 
 # The CNI plugin as one executable (npm run build:cni bundles it and makes a Node
 # single-executable application): nodes need nothing installed but iproute2 to run it.
@@ -46,7 +48,10 @@ COPY package.json package-lock.json ./
 COPY --from=deps /src/node_modules ./node_modules
 COPY bin ./bin
 COPY src ./src
-COPY --from=cni /src/dist/cni/tortie-cni ./tortie-cni
+# /opt/cni/bin/tortie-cni is the C front end, which forwards to the agent's CNI server; the Node
+# single executable beside it, tortie-cni-node, runs when the agent does not answer.
+COPY --from=native /src/build/tortie-cni-shim ./tortie-cni
+COPY --from=cni /src/dist/cni/tortie-cni ./tortie-cni-node
 COPY --from=native /src/build/tortie-nl ./build/tortie-nl
 # The route controller runs this relay as it is (no rebuild check, no compiler in the image).
 ENV TORTIE_NL_HELPER=/opt/tortie/build/tortie-nl

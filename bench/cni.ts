@@ -3,14 +3,18 @@
  * plugin with `host-local` IPAM (containernetworking-plugins), in the same run and the same
  * namespaces. tortie-cni is measured as shipped (the single executable from `npm run build:cni`,
  * built first), as the bundle run by node, and as the development entry bin/tortie-cni; with its
- * built-in IPAM and delegating to host-local like ptp does.
+ * built-in IPAM and delegating to host-local like ptp does. And as nodes run it by default: the C
+ * front end (native/tortie-cni-shim.c) forwarding to the CNI server the agent runs
+ * (src/cni/server.ts), here started by src/cni/serve.ts in the bench's host namespace.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchReport } from './lib/report.ts';
-import { Netns, run, uniqueName } from '../src/netns/netns.ts';
+import { Netns, run, stopPid, uniqueName } from '../src/netns/netns.ts';
+import { ensureShim, SHIM_FALLBACK_NAME } from '../src/cni/shim-binary.ts';
 import { buildCni } from '../scripts/build-cni.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -27,7 +31,15 @@ export async function run_(args: string[]): Promise<BenchReport> {
   const data = mkdtempSync(join(tmpdir(), 'tortie-bench-cni-'));
   const host = await Netns.create(uniqueName('tnb'));
   const pods: Netns[] = [];
+  let serverPid: number | undefined;
   try {
+    // The shim as installed: a copy, with the standalone plugin beside it as its fallback.
+    mkdirSync(join(data, 'bin'));
+    const shim = join(data, 'bin', 'tortie-cni');
+    copyFileSync(ensureShim(), shim);
+    symlinkSync(executable!, join(data, 'bin', SHIM_FALLBACK_NAME));
+    const sock = join(data, 'cni.sock');
+    serverPid = await startServer(host, sock);
     // Node uplink stub and default route, as on a real node (proxy ARP needs a route).
     await host.ipBatch(['link add tnup0 type veth peer name tnup1', 'link set tnup0 up', 'link set tnup1 up', 'addr add 192.168.255.1/24 dev tnup0', 'route add default via 192.168.255.2 dev tnup0']);
     for (let i = 0; i < count; i += 10) {
@@ -40,6 +52,8 @@ export async function run_(args: string[]): Promise<BenchReport> {
       { name: 'ptp + host-local (reference)', argv: ['/usr/lib/cni/ptp'], config: { cniVersion: '1.0.0', name: 'bptp', type: 'ptp', ipMasq: false, mtu: 1500, ipam: hostLocal('bptp', '10.91.0.0/24') } },
       { name: 'tortie-cni SEA, built-in IPAM', argv: [executable!], config: builtin('bsea', '10.92.0.0/24') },
       { name: 'tortie-cni SEA + host-local', argv: [executable!], config: tortie('bseahl', hostLocal('bseahl', '10.93.0.0/24')) },
+      { name: 'tortie-cni shim -> server, built-in IPAM', argv: [shim], config: { ...builtin('bshim', '10.96.0.0/24'), agentSocket: sock } },
+      { name: 'tortie-cni shim -> server + host-local', argv: [shim], config: { ...tortie('bshimhl', hostLocal('bshimhl', '10.97.0.0/24')), agentSocket: sock } },
       { name: 'node tortie-cni.cjs (bundle), built-in IPAM', argv: [process.execPath, bundle], config: builtin('bbundle', '10.94.0.0/24') },
       { name: 'bin/tortie-cni (TS sources), built-in IPAM', argv: [join(root, 'bin/tortie-cni')], config: builtin('bdev', '10.95.0.0/24') },
     ];
@@ -62,17 +76,35 @@ export async function run_(args: string[]): Promise<BenchReport> {
       columns: ['plugin', 'ADD p50', 'ADD p99', 'DEL p50', 'DEL p99', 'ADD+DEL p50', 'ADD+DEL p99', 'VERSION p50 (start-up)'],
       rows,
       notes: [
-        `Target: tortie-cni SEA no slower than the reference (ADD+DEL p50 ${ref.toFixed(1)} ms). SEA/reference p50 ratio: ${((rows[1][5] as number) / ref).toFixed(2)}.`,
+        `Target: tortie-cni no slower than the reference (ADD+DEL p50 ${ref.toFixed(1)} ms). p50 ratio to the reference: SEA ${((rows[1][5] as number) / ref).toFixed(2)}, shim -> server ${((rows[3][5] as number) / ref).toFixed(2)}, shim -> server + host-local ${((rows[4][5] as number) / ref).toFixed(2)}.`,
+        'shim -> server: what nodes run while the agent is up (the SEA is its fallback); the server has 4 worker threads and runs in a child process of the bench, in the host namespace.',
         'Variants are interleaved pod by pod so that background load hits them alike.',
         'VERSION does nothing but start and answer: the gap between tortie-cni and ptp there is the cost of starting Node against a Go binary.',
         `Load average during the run: ${load} (shared 2-core machine: numbers are noisy).`,
       ],
     };
   } finally {
+    if (serverPid) await stopPid(serverPid);
     await Promise.all(pods.map((p) => p.destroy()));
     await host.destroy();
     rmSync(data, { recursive: true, force: true });
   }
+}
+
+/** The agent's CNI server on its own, in the host namespace; resolves with its pid once it listens. */
+async function startServer(host: Netns, sock: string): Promise<number> {
+  const child = spawn('ip', ['netns', 'exec', host.name, process.execPath, join(root, 'src/cni/serve.ts'), sock, '4'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready\n')) resolve();
+    });
+    child.on('exit', (code) => reject(new Error(`CNI server exited with ${code}: ${out}`)));
+  });
+  // Keep draining its per-request log lines.
+  child.stdout.resume();
+  return child.pid!;
 }
 
 async function driver(host: Netns, pods: Netns[], variants: Array<{ name: string; argv: string[]; config: object }>): Promise<Record<string, { add: number[]; del: number[]; version: number[] }>> {

@@ -64,6 +64,8 @@ export interface AgentConfig {
   shutdownTimeout: number;
   /** Where the CNI plugin finds this node's pod CIDRs; null: `node.json` beside the control socket. */
   nodeStateFile: string | null;
+  /** The CNI server's socket (src/cni/server.ts); null: `cni.sock` beside the control socket; 'off': none. */
+  cniSocket: string | null | 'off';
 }
 
 export type ConfigKey = keyof AgentConfig;
@@ -331,6 +333,11 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'nodeStateFile', flag: 'node-state-file', env: 'TORTIE_NODE_STATE_FILE', meta: 'PATH', group: 'Operations',
     help: "File the agent writes with this node's pod CIDRs, for the tortie-cni plugin (its nodeStateFile). Unset: node.json in the control socket's directory (/var/run/tortie/node.json by default, the plugin's default).",
     default: null, parse: (t) => (t.trim() === '' ? null : resolve(t)),
+  },
+  {
+    key: 'cniSocket', flag: 'cni-socket', env: 'TORTIE_CNI_SOCKET', meta: 'PATH', group: 'Operations',
+    help: "Unix socket (owner-only) on which the agent runs CNI requests forwarded by the tortie-cni front end (the conflist's agentSocket must match); off disables, and the front end runs the standalone plugin. Unset: cni.sock in the control socket's directory (/var/run/tortie/cni.sock by default).",
+    default: null, parse: (t) => (t.trim() === '' ? null : t.trim() === 'off' ? 'off' : parseSocketPath(t)),
   },
   {
     key: 'metricsListen', flag: 'metrics-listen', env: 'TORTIE_METRICS_LISTEN', meta: 'ADDR:PORT', group: 'Operations',

@@ -5,6 +5,8 @@
  * `unwiredParts` (endpoints only, never ready) when nothing else is given.
  */
 import { accessSync, constants } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { CniServer, type CniServerEvent } from '../cni/server.ts';
 import { selectNodeAddress, IprouteHost, type HostNetwork, type NodeAddressChoice, type NodeAddressHints } from './autodetect.ts';
 import { configForLog, formatListen, type AgentConfig, type ListenAddress, type LoadedConfig } from './config.ts';
 import { ControlServer } from './control.ts';
@@ -52,6 +54,17 @@ export interface AgentContext {
 
 /** Builds and starts the parts; may take long (the datastore's first sync) while the endpoints answer. */
 export type PartsFactory = (ctx: AgentContext) => Promise<AgentParts>;
+
+/** Each CNI request at debug level; failures and refused connections as warnings. */
+function logCniEvent(log: Logger, e: CniServerEvent): void {
+  if (e.kind === 'done') {
+    const fields = { command: e.command, containerId: e.containerId, exitCode: e.exitCode, ms: Math.round(e.ms) };
+    if (e.exitCode === 0) log.debug(fields, `CNI ${e.command} done`);
+    else log.warn({ ...fields, stderr: e.stderr.trim() }, `CNI ${e.command} failed`);
+  } else {
+    log.warn({ reason: e.reason }, e.kind === 'refused' ? 'CNI connection refused' : 'CNI worker thread failed');
+  }
+}
 
 /** Chooses both families' addresses; errors name the setting or annotation to fix. */
 export async function resolveNodeAddresses(loaded: LoadedConfig, hints: { ipv4?: NodeAddressHints; ipv6?: NodeAddressHints }, host: HostNetwork): Promise<NodeAddresses> {
@@ -168,6 +181,13 @@ export async function runAgent(loaded: LoadedConfig, opts: RunOptions = {}): Pro
     await control.start();
     lifecycle.add({ name: 'control socket', stop: () => control.stop() });
     log.info({ path: config.controlSocket }, 'control socket listening');
+    if (config.cniSocket !== 'off') {
+      const path = config.cniSocket ?? join(dirname(config.controlSocket), 'cni.sock');
+      const cni = new CniServer(path, { onEvent: (e) => logCniEvent(log, e) });
+      await cni.start();
+      lifecycle.add({ name: 'CNI socket', stop: () => cni.stop() });
+      log.info({ path }, 'CNI server listening');
+    }
     // SIGTERM while the parts start (a long first sync) must still stop cleanly.
     lifecycle.installSignalHandlers();
 

@@ -55,6 +55,17 @@ export function runCni(io: Io): number {
   }
 }
 
+/**
+ * One invocation from values, with its output collected: what the agent's CNI server runs for
+ * each request (server.ts), the same code path as the standalone plugin.
+ */
+export function runCniCollected(env: NodeJS.ProcessEnv, stdin: string): { exitCode: number; stdout: string; stderr: string } {
+  let stdout = '';
+  let stderr = '';
+  const exitCode = runCni({ env, stdin: () => stdin, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  return { exitCode, stdout, stderr };
+}
+
 function peekVersion(stdin: string): string | undefined {
   try {
     const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;

@@ -91,7 +91,7 @@ describe('runAgent with parts', () => {
       h.proc.emit('SIGTERM');
       await h.exitedP;
       expect(h.exits).toEqual([0]);
-      expect(h.stopOrder()).toEqual(['speaker', 'dataplane', 'datastore', 'control socket', 'metrics endpoint', 'health endpoint']);
+      expect(h.stopOrder()).toEqual(['speaker', 'dataplane', 'datastore', 'CNI socket', 'control socket', 'metrics endpoint', 'health endpoint']);
       expect(existsSync(sock)).toBe(false);
       await expect(fetch(readyz)).rejects.toThrow();
     } finally {
@@ -122,7 +122,7 @@ describe('runAgent with parts', () => {
     h.proc.emit('SIGTERM');
     await h.exitedP;
     expect(h.exits).toEqual([0]);
-    expect(h.stopOrder()).toEqual(['datastore', 'control socket', 'metrics endpoint', 'health endpoint']);
+    expect(h.stopOrder()).toEqual(['datastore', 'CNI socket', 'control socket', 'metrics endpoint', 'health endpoint']);
     release(new Error('stopped'));
     await expect(running).rejects.toThrow('stopped');
   });
@@ -146,7 +146,7 @@ describe('runAgent with parts', () => {
       throw new Error('BGPConfiguration default: asNumber must be 1-4294967295');
     });
     await expect(runAgent(config(join(dir, 'fail.sock')), failing.opts)).rejects.toThrow(/asNumber/);
-    expect(failing.stopOrder()).toEqual(['datastore', 'control socket', 'metrics endpoint', 'health endpoint']);
+    expect(failing.stopOrder()).toEqual(['datastore', 'CNI socket', 'control socket', 'metrics endpoint', 'health endpoint']);
     expect(existsSync(join(dir, 'fail.sock'))).toBe(false);
   });
 });

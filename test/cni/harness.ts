@@ -23,6 +23,10 @@ export interface CniCall {
   config: object | string;
   /** Replace the whole environment (to test missing variables). */
   rawEnv?: Record<string, string>;
+  /** Variables added to the environment (with or without rawEnv). */
+  extraEnv?: Record<string, string>;
+  /** Another executable than the node's plugin. */
+  plugin?: string;
 }
 
 export interface CniOutcome {
@@ -38,17 +42,19 @@ export class CniNode {
   readonly dataDir: string;
   readonly plugin: string;
   private readonly pods: Netns[] = [];
+  private readonly prefix: string;
 
-  private constructor(host: Netns, dataDir: string, plugin: string) {
+  private constructor(host: Netns, dataDir: string, plugin: string, prefix: string) {
+    this.prefix = prefix;
     this.host = host;
     this.dataDir = dataDir;
     this.plugin = plugin;
   }
 
-  static async create(opts: { plugin?: string } = {}): Promise<CniNode> {
-    const host = await Netns.create(uniqueName('tn'));
+  static async create(opts: { plugin?: string; prefix?: string } = {}): Promise<CniNode> {
+    const host = await Netns.create(uniqueName(opts.prefix ?? 'tn'));
     const dataDir = mkdtempSync(join(tmpdir(), 'tortie-cni-test-'));
-    const node = new CniNode(host, dataDir, opts.plugin ?? PLUGIN);
+    const node = new CniNode(host, dataDir, opts.plugin ?? PLUGIN, opts.prefix ?? 'tn');
     try {
       // A veth with both ends in the host namespace stands for the node's uplink.
       await host.ipBatch([
@@ -68,7 +74,7 @@ export class CniNode {
 
   /** A pod sandbox: an empty namespace with loopback up. */
   async pod(): Promise<Netns> {
-    const ns = await Netns.create(uniqueName('tn'));
+    const ns = await Netns.create(uniqueName(this.prefix));
     this.pods.push(ns);
     return ns;
   }
@@ -84,8 +90,9 @@ export class CniNode {
       ...(c.args !== undefined ? { CNI_ARGS: c.args } : {}),
       CNI_PATH: c.path ?? '/usr/lib/cni',
     };
+    Object.assign(env, c.extraEnv);
     const input = typeof c.config === 'string' ? c.config : JSON.stringify(c.config);
-    const { stdout, stderr, exitCode } = await runToExit('ip', ['netns', 'exec', this.host.name, this.plugin], { env, input });
+    const { stdout, stderr, exitCode } = await runToExit('ip', ['netns', 'exec', this.host.name, c.plugin ?? this.plugin], { env, input });
     let json: Record<string, unknown> | undefined;
     try {
       json = stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined;

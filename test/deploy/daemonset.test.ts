@@ -14,6 +14,7 @@ const agentSettings = {
   nodeName: { flag: '--node-name', env: 'TORTIE_NODE_NAME' },
   datastore: { flag: '--datastore', env: 'TORTIE_DATASTORE' },
   controlSocket: { flag: '--control-socket', env: 'TORTIE_CONTROL_SOCKET' },
+  cniSocket: { flag: '--cni-socket', env: 'TORTIE_CNI_SOCKET' },
   metricsListen: { flag: '--metrics-listen', env: 'TORTIE_METRICS_LISTEN' },
   healthListen: { flag: '--health-listen', env: 'TORTIE_HEALTH_LISTEN' },
 } as const;
@@ -192,6 +193,7 @@ describe('the install-cni init container', () => {
   it('takes its sources from the image and the ConfigMap and writes to the host\'s CNI directories', () => {
     const image = dockerImage();
     expect(image.files).toContain(envValue(installCni, 'TORTIE_CNI_SOURCE'));
+    expect(image.files).toContain(envValue(installCni, 'TORTIE_CNI_FALLBACK_SOURCE'));
     expect(image.files).toContain(envValue(installCni, 'PORTMAP_SOURCE'));
     const conflist = envValue(installCni, 'CNI_CONFLIST_SOURCE');
     const fromConfigMap = hostPathFor(installCni, conflist);
@@ -211,6 +213,7 @@ describe('the install-cni init container', () => {
       writeFileSync(file, content);
     };
     put(path.join(sources, envValue(installCni, 'TORTIE_CNI_SOURCE')), 'tortie-cni v1');
+    put(path.join(sources, envValue(installCni, 'TORTIE_CNI_FALLBACK_SOURCE')), 'tortie-cni-node v1');
     put(path.join(sources, envValue(installCni, 'PORTMAP_SOURCE')), 'portmap from the image');
     const conflistName = envValue(installCni, 'CNI_CONFLIST_NAME');
     put(path.join(sources, envValue(installCni, 'CNI_CONFLIST_SOURCE')), configMap.data[conflistName]);
@@ -219,7 +222,9 @@ describe('the install-cni init container', () => {
     const conflist = JSON.parse(readFileSync(path.join(hostNet, conflistName), 'utf8')) as { cniVersion: string; plugins: { type: string; ipam?: { type: string } }[] };
     expect(conflist.cniVersion).toBe(JSON.parse(configMap.data[conflistName]).cniVersion);
     const pluginTypes = conflist.plugins.flatMap((p) => [p.type, ...(p.ipam && !builtInIpam.has(p.ipam.type) ? [p.ipam.type] : [])]);
-    expect(readdirSync(hostBin).sort()).toEqual([...pluginTypes].sort());
+    // Plus the front end's fallback, which it runs from its own directory.
+    expect(readdirSync(hostBin).sort()).toEqual([...pluginTypes, 'tortie-cni-node'].sort());
+    expect(readFileSync(path.join(hostBin, 'tortie-cni-node'), 'utf8')).toBe('tortie-cni-node v1');
     expect(readFileSync(path.join(hostBin, 'tortie-cni'), 'utf8')).toBe('tortie-cni v1');
     expect(statSync(path.join(hostBin, 'tortie-cni')).mode & 0o777).toBe(0o755);
     expect(statSync(path.join(hostNet, conflistName)).mode & 0o777).toBe(0o644);

@@ -10,6 +10,7 @@
  */
 import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { threadId } from 'node:worker_threads';
 import { join } from 'node:path';
 import { CniCode, CniError } from '../errors.ts';
 import { familyBits, formatAddress, formatPrefix, parseAddress, prefixContains, prefixSize, type Family, type Prefix } from '../ip.ts';
@@ -172,8 +173,9 @@ export class BlockAllocator {
   }
 
   private writeHint(file: string, address: string): void {
-    // Only a hint: concurrent writers may overwrite each other; any value is safe.
-    const tmp = `${file}.${process.pid}`;
+    // Only a hint: concurrent writers may overwrite each other; any value is safe. The temporary
+    // name is per thread, as the agent's CNI server runs ADDs in several worker threads at once.
+    const tmp = `${file}.${process.pid}-${threadId}`;
     try {
       writeFileSync(tmp, address);
       renameSync(tmp, file);

@@ -159,9 +159,9 @@ describe('the DaemonSet', () => {
     expect(daemonSet.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
   });
 
-  it('gives the agent its capabilities instead of privileged, and the installer none', () => {
-    expect(agent.securityContext?.privileged).toBe(false);
-    expect(agent.securityContext?.capabilities).toEqual({ drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW', 'SYS_ADMIN', 'NET_BIND_SERVICE'] });
+  it('runs the agent privileged (its dataplane writes per-interface sysctls) and the installer with no capabilities', () => {
+    expect(agent.securityContext?.privileged).toBe(true);
+    expect(agent.securityContext?.runAsUser).toBe(0);
     expect(installCni.securityContext?.capabilities).toEqual({ drop: ['ALL'] });
   });
 

@@ -6,9 +6,10 @@
  * `{"id": N, "ok": true, "result": ...}` or `{"id": N, "ok": false, "error": {"code", "message"}}`.
  * The socket is owner-only (0600): it reveals the cluster's peers and routes.
  */
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { clearStaleSocket, listenOwnerOnly } from '../net/unix-socket.ts';
 import { AgentError, AgentErrorCode } from './errors.ts';
 import { addressFamily, parseCidr } from './addr.ts';
 import type { HealthReport } from './health.ts';
@@ -137,53 +138,26 @@ export class ControlServer {
     const server = createServer((socket) => this.serve(socket));
     // A handful of CLI calls at a time is normal; a runaway script must not exhaust descriptors.
     server.maxConnections = 64;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e: NodeJS.ErrnoException) => {
-        const code = e.code === 'EADDRINUSE' ? AgentErrorCode.ControlSocketInUse : AgentErrorCode.ControlSocketFailed;
-        reject(new AgentError(code, `cannot listen on control socket ${this.path}: ${e.code ?? e.message}; choose another --control-socket`, { cause: e }));
-      });
-      // The socket file is created by bind() with mode 0777 & ~umask; narrowing the umask around
-      // listen() makes it owner-only from birth, with no window where others could connect.
-      const oldMask = process.umask(0o177);
-      try {
-        server.listen(this.path, () => resolve());
-      } finally {
-        process.umask(oldMask);
-      }
-    });
-    chmodSync(this.path, 0o600);
-    this.ino = lstatSync(this.path).ino;
+    try {
+      this.ino = await listenOwnerOnly(server, this.path);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const code = err.code === 'EADDRINUSE' ? AgentErrorCode.ControlSocketInUse : AgentErrorCode.ControlSocketFailed;
+      throw new AgentError(code, `cannot listen on control socket ${this.path}: ${err.code ?? err.message}; choose another --control-socket`, { cause: e });
+    }
     this.server = server;
   }
 
   private async clearStale(): Promise<void> {
-    let st;
-    try {
-      st = lstatSync(this.path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw e;
+    const outcome = await clearStaleSocket(this.path);
+    switch (outcome.kind) {
+      case 'not-socket':
+        throw new AgentError(AgentErrorCode.ControlSocketInUse, `control socket path ${this.path} exists and is not a socket; remove it or choose another --control-socket`);
+      case 'alive':
+        throw new AgentError(AgentErrorCode.ControlSocketInUse, `another agent is listening on ${this.path}; stop it or choose another --control-socket`);
+      case 'unprobed':
+        throw new AgentError(AgentErrorCode.ControlSocketInUse, `control socket ${this.path} exists and cannot be probed (${outcome.code}); remove it or choose another --control-socket`);
     }
-    if (!st.isSocket()) {
-      throw new AgentError(AgentErrorCode.ControlSocketInUse, `control socket path ${this.path} exists and is not a socket; remove it or choose another --control-socket`);
-    }
-    // Only a refused connection proves the socket stale; any other failure (EACCES: someone
-    // else's socket) leaves it alone.
-    const probe = await new Promise<'alive' | 'stale' | NodeJS.ErrnoException>((resolve) => {
-      const c = createConnection(this.path);
-      c.once('connect', () => {
-        c.destroy();
-        resolve('alive');
-      });
-      c.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED' ? 'stale' : e));
-    });
-    if (probe === 'alive') {
-      throw new AgentError(AgentErrorCode.ControlSocketInUse, `another agent is listening on ${this.path}; stop it or choose another --control-socket`);
-    }
-    if (probe !== 'stale') {
-      throw new AgentError(AgentErrorCode.ControlSocketInUse, `control socket ${this.path} exists and cannot be probed (${probe.code ?? probe.message}); remove it or choose another --control-socket`);
-    }
-    unlinkSync(this.path);
   }
 
   private serve(socket: Socket): void {

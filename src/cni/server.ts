@@ -9,9 +9,10 @@
  * or waits in line. The built-in IPAM claims addresses with link(2), atomic across threads as
  * across processes. Bad input closes that connection and nothing else; the socket is owner-only.
  */
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { clearStaleSocket, listenOwnerOnly } from '../net/unix-socket.ts';
 import { Worker } from 'node:worker_threads';
 import { CniCode, CniError } from './errors.ts';
 import { encodeResponse, RequestDecoder, TAG_ACCEPTED, TAG_GO, type CniRequest, type CniResponse } from './framing.ts';
@@ -184,46 +185,24 @@ export class CniServer {
     const server = createServer((socket) => this.serve(socket));
     server.maxConnections = 1024;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', (e: NodeJS.ErrnoException) => reject(new CniServerError(e.code === 'EADDRINUSE' ? CniServerErrorCode.SocketInUse : CniServerErrorCode.SocketFailed, `cannot listen on CNI socket ${this.path}: ${e.code ?? e.message}`, { cause: e })));
-        // Owner-only from bind() on: whoever reaches this socket wires pods as root.
-        const oldMask = process.umask(0o177);
-        try {
-          server.listen(this.path, () => resolve());
-        } finally {
-          process.umask(oldMask);
-        }
-      });
+      // Owner-only from bind() on: whoever reaches this socket wires pods as root.
+      this.ino = await listenOwnerOnly(server, this.path);
     } catch (e) {
       await this.pool.close();
       this.pool = null;
-      throw e;
+      const err = e as NodeJS.ErrnoException;
+      if (err instanceof CniServerError) throw err;
+      throw new CniServerError(err.code === 'EADDRINUSE' ? CniServerErrorCode.SocketInUse : CniServerErrorCode.SocketFailed, `cannot listen on CNI socket ${this.path}: ${err.code ?? err.message}`, { cause: e });
     }
-    chmodSync(this.path, 0o600);
-    this.ino = lstatSync(this.path).ino;
     this.server = server;
   }
 
   /** Replaces a socket left by a dead agent; refuses a live one or a non-socket. */
   private async clearStale(): Promise<void> {
-    let st;
-    try {
-      st = lstatSync(this.path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw e;
-    }
-    if (!st.isSocket()) throw new CniServerError(CniServerErrorCode.SocketInUse, `CNI socket path ${this.path} exists and is not a socket`);
-    const probe = await new Promise<string>((resolve) => {
-      const c = createConnection(this.path);
-      c.once('connect', () => {
-        c.destroy();
-        resolve('alive');
-      });
-      c.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED' ? 'stale' : (e.code ?? e.message)));
-    });
-    if (probe !== 'stale') throw new CniServerError(CniServerErrorCode.SocketInUse, probe === 'alive' ? `another agent serves CNI on ${this.path}` : `CNI socket ${this.path} cannot be probed (${probe})`);
-    unlinkSync(this.path);
+    const outcome = await clearStaleSocket(this.path);
+    if (outcome.kind === 'not-socket') throw new CniServerError(CniServerErrorCode.SocketInUse, `CNI socket path ${this.path} exists and is not a socket`);
+    if (outcome.kind === 'alive') throw new CniServerError(CniServerErrorCode.SocketInUse, `another agent serves CNI on ${this.path}`);
+    if (outcome.kind === 'unprobed') throw new CniServerError(CniServerErrorCode.SocketInUse, `CNI socket ${this.path} cannot be probed (${outcome.code})`);
   }
 
   private serve(socket: Socket): void {

@@ -10,16 +10,10 @@
  *   SyncSource          <- datastore (initial sync done?)
  */
 
-/** RFC 4271 section 8.2.2 state names, spelled as the RFC spells them. */
-export const SessionState = {
-  Idle: 'Idle',
-  Connect: 'Connect',
-  Active: 'Active',
-  OpenSent: 'OpenSent',
-  OpenConfirm: 'OpenConfirm',
-  Established: 'Established',
-} as const;
-export type SessionState = (typeof SessionState)[keyof typeof SessionState];
+import { State as SessionState } from '../bgp/session/fsm.ts';
+
+/** RFC 4271 section 8.2.2 state names: the session layer's own, so the two can never drift apart. */
+export { SessionState };
 
 /** Numeric code of each state for the metrics gauge (1 Idle ... 6 Established, as in RFC 4273's bgpPeerState). */
 export const SESSION_STATE_CODE: Record<SessionState, number> = {

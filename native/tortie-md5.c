@@ -31,7 +31,10 @@
 
 static napi_value throw_errno(napi_env env, const char *what) {
   int e = errno;
-  const char *name = strerrorname_np(e);
+  const char *name = NULL;
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 32)
+  name = strerrorname_np(e);
+#endif
   char msg[160];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(e));
   napi_throw_error(env, name ? name : "TORTIE_MD5_SYSCALL", msg);

@@ -292,6 +292,8 @@ export function desiredBgp(snapshot: Snapshot, self: Self, opts: DesiredOptions)
         mode: t.fromCluster ? 'mesh' : 'both',
         families: families(key),
         ...(peer.holdTime !== null ? { holdTime: peer.holdTime } : {}),
+        // RFC 4724 3: the restart time we offer this peer; Calico's BGPPeer maxRestartTime.
+        ...(peer.maxRestartTime !== null ? { gracefulRestartTime: peer.maxRestartTime } : {}),
         ...(peer.routeReflectorClient ? { routeReflectorClient: true } : {}),
         ...(peer.maxPrefixes !== null ? { maxPrefixes: { limit: peer.maxPrefixes, action: 'teardown' as const } } : {}),
         ...(importPolicy ? { importPolicy } : {}),

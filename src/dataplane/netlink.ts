@@ -187,25 +187,31 @@ function writeRtmsg(w: NlWriter, family: Family | 0, dstLen: number, table: numb
 export type RouteOpKind = 'add' | 'replace' | 'delete';
 
 /**
- * Appends one RTM_NEWROUTE or RTM_DELROUTE with NLM_F_ACK. `add` uses CREATE|EXCL so that a route
+ * Appends one RTM_NEWROUTE or RTM_DELROUTE, with NLM_F_ACK unless `ack` is false: the kernel
+ * answers every failed request whatever its flags, and answers one socket's requests in order, so a
+ * batch needs an ack on its last request only (the rest succeeded if no error came before it).
+ * `add` uses CREATE|EXCL so that a route
  * that appeared since our last look (perhaps someone else's) fails with EEXIST instead of being
  * overwritten; `replace` is only used where our own route holds the slot. Deletes name our
  * protocol, which the kernel matches (fib_table_delete, ip6_route_del): a foreign route with the
  * same prefix can never be deleted by mistake.
  */
-export function encodeRouteOp(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number): void {
+export function encodeRouteOp(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number, ack = true): void {
   // IPv4 (nearly every route) is written straight from its text; IPv6 goes through parsePrefix.
   const v4 = r.family === 4 ? v4AddressAndLength(r.dst) : -1;
-  if (v4 >= 0 && r.nexthops.length <= 1 && (r.nexthops.length === 0 || r.nexthops[0].gateway === undefined)) encodeV4Plain(w, op, r, seq, v4);
-  else encodeRouteOpGeneral(w, op, r, seq, v4);
+  if (v4 >= 0 && r.nexthops.length <= 1 && (r.nexthops.length === 0 || r.nexthops[0].gateway === undefined)) encodeV4Plain(w, op, r, seq, v4, ack);
+  else encodeRouteOpGeneral(w, op, r, seq, v4, ack);
 }
+
+const opFlags = (op: RouteOpKind, ack: boolean) =>
+  Flag.REQUEST | (ack ? Flag.ACK : 0) | (op === 'add' ? Flag.CREATE | Flag.EXCL : op === 'replace' ? Flag.CREATE | Flag.REPLACE : 0);
 
 /**
  * The bulk case, an IPv4 pod or blackhole route (no gateway), as fixed-offset writes into one
  * reserved span: no per-attribute bookkeeping for 100k routes. Same bytes as the general encoder
  * (a test compares them).
  */
-function encodeV4Plain(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number, v4: number): void {
+function encodeV4Plain(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number, v4: number, ack: boolean): void {
   const del = op === 'delete';
   const dstLen = v4 % 64;
   const hop = r.nexthops.length === 1 ? r.nexthops[0] : undefined;
@@ -216,7 +222,7 @@ function encodeV4Plain(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number
   let at = w.len;
   b.writeUInt32LE(len, at);
   b.writeUInt16LE(del ? MsgType.DELROUTE : MsgType.NEWROUTE, at + 4);
-  b.writeUInt16LE(Flag.REQUEST | Flag.ACK | (op === 'add' ? Flag.CREATE | Flag.EXCL : op === 'replace' ? Flag.CREATE | Flag.REPLACE : 0), at + 6);
+  b.writeUInt16LE(opFlags(op, ack), at + 6);
   b.writeUInt32LE(seq, at + 8);
   b.writeUInt32LE(0, at + 12);
   at += NLMSG_HDRLEN;
@@ -249,12 +255,11 @@ function attr32(b: Buffer, at: number, type: number, v: number): number {
 }
 
 /** Any route, attribute by attribute; `v4` is v4AddressAndLength(r.dst) (-1 for IPv6). Exported for tests. */
-export function encodeRouteOpGeneral(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number, v4 = r.family === 4 ? v4AddressAndLength(r.dst) : -1): void {
+export function encodeRouteOpGeneral(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number, v4 = r.family === 4 ? v4AddressAndLength(r.dst) : -1, ack = true): void {
   const p = v4 >= 0 ? null : parsePrefix(r.dst);
   const dstLen = p ? p.length : v4 % 64;
   const del = op === 'delete';
-  const flags = Flag.REQUEST | Flag.ACK | (op === 'add' ? Flag.CREATE | Flag.EXCL : op === 'replace' ? Flag.CREATE | Flag.REPLACE : 0);
-  const at = w.begin(del ? MsgType.DELROUTE : MsgType.NEWROUTE, flags, seq);
+  const at = w.begin(del ? MsgType.DELROUTE : MsgType.NEWROUTE, opFlags(op, ack), seq);
   const single = r.nexthops.length === 1 ? r.nexthops[0] : undefined;
   const rtFlags = !del && single?.onlink ? RTNH_F_ONLINK : 0;
   writeRtmsg(w, r.family, dstLen, r.table, r.protocol, del ? Scope.NOWHERE : r.scope, r.type, rtFlags);

@@ -14,7 +14,7 @@
  */
 import { parseAddress, parsePrefix, prefixContains, prefixKey, type Prefix } from './address.ts';
 import { systemClock, type Clock } from './clock.ts';
-import type { Kernel, KernelEvent, KernelLink, KernelRoute, NextHop, OpResult, RouteOp } from './kernel.ts';
+import type { Kernel, KernelEvent, KernelLink, KernelRoute, NextHop, OpResult, RouteOpKind, RouteOps } from './kernel.ts';
 import { RouteType, Scope } from './netlink.ts';
 import {
   DEFAULT_PRIORITY_V4,
@@ -140,6 +140,15 @@ interface Desired {
   epoch: number;
 }
 
+/**
+ * What the view holds for one prefix: nearly always a single route, kept bare (an array per
+ * prefix would be 100k more objects to allocate and collect); an array only when several routes
+ * share the prefix (different metrics, or someone else's beside ours).
+ */
+type ViewEntry = KernelRoute | KernelRoute[];
+const NO_ROUTES: readonly KernelRoute[] = Object.freeze([]);
+const routesIn = (e: ViewEntry | undefined): readonly KernelRoute[] => (e === undefined ? NO_ROUTES : Array.isArray(e) ? e : [e]);
+
 const nhKey = (n: NextHop) => `${n.gateway ?? ''}|${n.ifindex}`;
 
 /** True when the kernel's route is what we want. A wanted ifindex of 0 means "any". */
@@ -192,7 +201,7 @@ export class RouteController {
   private workloadTargets = new Map<string, RouteTarget>();
   /** Desired workload prefixes by interface name, to act on link changes. */
   private byInterface = new Map<string, Set<string>>();
-  private view = new Map<string, KernelRoute[]>();
+  private view = new Map<string, ViewEntry>();
   private viewCount = 0;
   private links = new Map<string, KernelLink>();
   private linksByIndex = new Map<number, KernelLink>();
@@ -402,7 +411,7 @@ export class RouteController {
         pendingInterface++;
         continue;
       }
-      if ((this.view.get(key) ?? []).some((k) => isOurRoute(this.own, k) && matches(k, want))) programmed++;
+      if (routesIn(this.view.get(key)).some((k) => isOurRoute(this.own, k) && matches(k, want))) programmed++;
     }
     return { routes, programmed, pendingInterface, conflicts: this.conflicts.size, ...this.stats, operations: { ...this.stats.operations } };
   }
@@ -454,15 +463,14 @@ export class RouteController {
       case 'route-del': {
         const r = e.route;
         if (r.table !== this.own.table) return;
-        const list = this.view.get(r.dst) ?? [];
-        let next: KernelRoute[];
+        const list = routesIn(this.view.get(r.dst));
+        let next: readonly KernelRoute[];
         if (e.kind === 'route-del') {
           const i = list.findIndex((k) => k.protocol === r.protocol && sameSlot(k, r) && k.type === r.type);
           next = i < 0 ? list : list.filter((_, j) => j !== i);
         } else {
           // A replace takes the slot, whoever held it; a plain add joins the list.
-          next = e.replace ? list.filter((k) => !sameSlot(k, r)) : list.filter((k) => !(sameSlot(k, r) && k.protocol === r.protocol));
-          next.push(r);
+          next = [...(e.replace ? list.filter((k) => !sameSlot(k, r)) : list.filter((k) => !(sameSlot(k, r) && k.protocol === r.protocol))), r];
         }
         this.setView(r.dst, next);
         if (this.desired.has(r.dst) || isOurRoute(this.own, r)) {
@@ -540,8 +548,11 @@ export class RouteController {
 
   /** The kernel deletes routes through a deleted (or, for IPv4, downed) link by itself. */
   private dropRoutesVia(index: number, family: 0 | 4): void {
-    for (const [key, list] of this.view) {
-      const keep = list.filter((r) => (family && r.family !== family) || !r.nexthops.some((n) => n.ifindex === index));
+    const via = (r: KernelRoute) => (!family || r.family === family) && r.nexthops.some((n) => n.ifindex === index);
+    for (const [key, e] of this.view) {
+      if (!Array.isArray(e) && !via(e)) continue;
+      const list = routesIn(e);
+      const keep = list.filter((r) => !via(r));
       if (keep.length !== list.length) {
         this.setView(key, keep);
         this.dirty.add(key);
@@ -550,9 +561,11 @@ export class RouteController {
   }
 
   /** Every change to the view goes through here, keeping `viewCount` (routes, not prefixes). */
-  private setView(key: string, list: KernelRoute[]): void {
-    this.viewCount += list.length - (this.view.get(key)?.length ?? 0);
-    if (list.length) this.view.set(key, list);
+  private setView(key: string, list: readonly KernelRoute[]): void {
+    const old = this.view.get(key);
+    this.viewCount += list.length - (old === undefined ? 0 : Array.isArray(old) ? old.length : 1);
+    if (list.length === 1) this.view.set(key, list[0]);
+    else if (list.length) this.view.set(key, [...list]);
     else this.view.delete(key);
   }
 
@@ -677,7 +690,7 @@ export class RouteController {
       for (let i = 0; i < routes.length; i++) {
         const r = routes[i];
         const known = this.view.get(r.dst);
-        if (!known || !(known.length === 1 ? sameRoute(known[0], r) : known.some((k) => sameRoute(k, r)))) {
+        if (known === undefined || !(Array.isArray(known) ? known.some((k) => sameRoute(k, r)) : sameRoute(known, r))) {
           unchanged = false;
           break;
         }
@@ -687,9 +700,10 @@ export class RouteController {
       this.view.clear();
       this.viewCount = routes.length;
       for (const r of routes) {
-        const list = this.view.get(r.dst);
-        if (list) list.push(r);
-        else this.view.set(r.dst, [r]);
+        const e = this.view.get(r.dst);
+        if (e === undefined) this.view.set(r.dst, r);
+        else if (Array.isArray(e)) e.push(r);
+        else this.view.set(r.dst, [e, r]);
         if (isOurRoute(this.own, r) && !this.desired.has(r.dst)) strays.push(r.dst);
       }
     }
@@ -731,8 +745,8 @@ export class RouteController {
     }
     const keys = which ? which.extra : [...this.dirty];
     if (!which) this.dirty.clear();
-    const ops: RouteOp[] = [];
-    const opKeys: string[] = [];
+    // Every operation's route has the prefix it was planned for as its `dst`: no separate keys.
+    const ops: RouteOps = { kinds: [], routes: [] };
     // Big change sets go to the kernel in slices while the rest is still being diffed, so that
     // the kernel (on the other core) inserts routes while we plan: a 100k-route install is not
     // diff-everything-then-send. Each slice is one `apply`, sent in order.
@@ -740,32 +754,28 @@ export class RouteController {
     let flushed = 0;
     let channelFailed = false;
     const flush = (last: boolean) => {
-      if (ops.length === flushed || channelFailed) return;
+      const n = ops.kinds.length;
+      if (n === flushed || channelFailed) return;
       // A slice sent before planning ends is a copy: `ops` keeps growing while the kernel encodes it.
-      const slice = this.kernel.apply(last && flushed === 0 ? ops : ops.slice(flushed));
+      const slice = this.kernel.apply(last && flushed === 0 ? ops : { kinds: ops.kinds.slice(flushed), routes: ops.routes.slice(flushed) });
       // Once the channel has failed, planning stops: the rejection becomes a full resync.
       slice.catch(() => (channelFailed = true));
       sent.push(slice);
-      flushed = ops.length;
-    };
-    const plan = (key: string, d = this.desired.get(key)) => {
-      const n = ops.length;
-      this.diff(key, ops, d);
-      for (let i = n; i < ops.length; i++) opKeys.push(key);
+      flushed = n;
     };
     if (which) {
-      for (const [key, d] of which.desired) {
+      for (const d of which.desired.values()) {
         if (channelFailed) break;
-        plan(key, d);
-        if (ops.length - flushed >= APPLY_SLICE) {
+        this.diff(d.key, ops, d);
+        if (ops.kinds.length - flushed >= APPLY_SLICE) {
           flush(false);
           await new Promise((r) => setImmediate(r)); // let the slice be encoded and sent
         }
       }
     }
     for (let k = 0; k < keys.length && !channelFailed; k++) {
-      plan(keys[k]);
-      if (ops.length - flushed >= APPLY_SLICE) {
+      this.diff(keys[k], ops);
+      if (ops.kinds.length - flushed >= APPLY_SLICE) {
         flush(false);
         await new Promise((r) => setImmediate(r));
       }
@@ -776,37 +786,43 @@ export class RouteController {
     settled.catch(() => undefined);
     for (const n of (await sysctls) ?? []) errors += n;
     const slices = await settled;
-    if (ops.length === 0) return errors;
+    const { kinds, routes } = ops;
+    if (kinds.length === 0) return errors;
     const repaired = new Set<string>();
+    const counted = { add: 0, replace: 0, delete: 0 };
     for (let s = 0, i = 0; s < slices.length; s++) {
       const slice = slices[s];
       for (let j = 0; j < slice.length; j++, i++) {
         const res = slice[j];
-        const { op, route } = ops[i];
-        const key = opKeys[i];
+        const op = kinds[i];
+        const route = routes[i];
+        const key = route.dst;
         if (res.errno) {
           errors++;
           this.fail({ code: `TORTIE_ROUTE_${op.toUpperCase()}_FAILED`, message: `${op} ${describe(route)}: errno ${res.errno}${res.message ? ` (${res.message})` : ''}`, prefix: key });
           continue;
         }
-        this.stats.operations[op]++;
+        counted[op]++;
         if (countAsRepairs || (this.drifted.size && this.drifted.has(key))) repaired.add(key);
-        const list = this.view.get(key);
-        if (!list) {
+        const e = this.view.get(key);
+        if (e === undefined) {
           // (setView without its second lookup: the bulk case of an install)
           if (op !== 'delete') {
-            this.view.set(key, [route]);
+            this.view.set(key, route);
             this.viewCount++;
           }
         } else if (op === 'delete') {
-          if (list.length === 1 && sameSlot(list[0], route) && list[0].protocol === route.protocol) this.setView(key, []);
-          else this.setView(key, list.filter((k) => !(sameSlot(k, route) && k.protocol === route.protocol)));
+          if (!Array.isArray(e) && sameSlot(e, route) && e.protocol === route.protocol) this.setView(key, NO_ROUTES);
+          else this.setView(key, routesIn(e).filter((k) => !(sameSlot(k, route) && k.protocol === route.protocol)));
         } else {
-          this.setView(key, [...list.filter((k) => !sameSlot(k, route)), route]);
+          this.setView(key, [...routesIn(e).filter((k) => !sameSlot(k, route)), route]);
         }
       }
     }
-    if (this.drifted.size) for (const key of which ? opKeys : keys) this.drifted.delete(key);
+    this.stats.operations.add += counted.add;
+    this.stats.operations.replace += counted.replace;
+    this.stats.operations.delete += counted.delete;
+    if (this.drifted.size) for (const key of which ? routes.map((r) => r.dst) : keys) this.drifted.delete(key);
     this.stats.repairs += repaired.size;
     return errors;
   }
@@ -876,25 +892,26 @@ export class RouteController {
   }
 
   /** Appends the operations that make one prefix right. The ownership rules decide what we may touch. */
-  private diff(key: string, ops: RouteOp[], d = this.desired.get(key)): void {
+  private diff(key: string, ops: RouteOps, d = this.desired.get(key)): void {
     const want = d ? this.resolve(d) : null;
-    const present = this.view.get(key);
+    const e = this.view.get(key);
     // Fast paths for the bulk cases: a new route into an empty slot (install), and our one route
     // exactly right (steady state: almost every prefix of a resync).
-    if (!present) {
+    if (e === undefined) {
       if (this.released.size) this.released.delete(key);
       if (this.conflicts.size) this.conflicts.delete(key);
-      if (want) ops.push({ op: 'add', route: want });
+      if (want) push(ops, 'add', want);
       return;
     }
-    if (want && present.length === 1 && isOurRoute(this.own, present[0]) && matches(present[0], want)) {
+    if (want && !Array.isArray(e) && isOurRoute(this.own, e) && matches(e, want)) {
       if (this.conflicts.size) this.conflicts.delete(key);
       return;
     }
+    const present = routesIn(e);
     if (!want) {
       if (this.conflicts.size) this.conflicts.delete(key);
       const released = this.released.size > 0 && this.released.delete(key);
-      for (const r of present) if (isOurRoute(this.own, r) && (released || !this.inGrace(key, r))) ops.push({ op: 'delete', route: r });
+      for (const r of present) if (isOurRoute(this.own, r) && (released || !this.inGrace(key, r))) push(ops, 'delete', r);
       return;
     }
     const ours = present.filter((r) => isOurRoute(this.own, r));
@@ -904,17 +921,17 @@ export class RouteController {
         if (!this.conflicts.has(key)) this.opts.onConflict?.({ prefix: key, foreign });
         this.conflicts.set(key, foreign);
         // Leave the slot to its owner, and drop any stale route of ours elsewhere on this prefix.
-        for (const r of ours) if (!sameSlot(r, want)) ops.push({ op: 'delete', route: r });
+        for (const r of ours) if (!sameSlot(r, want)) push(ops, 'delete', r);
         return;
       }
-      for (const r of foreign) ops.push({ op: 'delete', route: r });
+      for (const r of foreign) push(ops, 'delete', r);
     }
     this.conflicts.delete(key);
     const good = ours.find((r) => matches(r, want));
-    for (const r of ours) if (r !== good && !(sameSlot(r, want) && !good)) ops.push({ op: 'delete', route: r });
+    for (const r of ours) if (r !== good && !(sameSlot(r, want) && !good)) push(ops, 'delete', r);
     if (good) return;
     const inSlot = ours.some((r) => sameSlot(r, want));
-    ops.push({ op: inSlot ? 'replace' : 'add', route: want });
+    push(ops, inSlot ? 'replace' : 'add', want);
   }
 
   private async configureInterface(name: string): Promise<number> {
@@ -946,6 +963,11 @@ export class RouteController {
       this.fail({ code: err.code ?? 'TORTIE_SYSCTL_FAILED', message: err.message });
     }
   }
+}
+
+function push(ops: RouteOps, kind: RouteOpKind, route: KernelRoute): void {
+  ops.kinds.push(kind);
+  ops.routes.push(route);
 }
 
 function describe(r: KernelRoute): string {

@@ -12,7 +12,7 @@
  *   those our view can no longer be trusted. Repeated failures back off exponentially.
  * Ownership rules live in ownership.ts; the kernel is an injected interface (kernel.ts).
  */
-import { parseAddress, parsePrefix, prefixContains, prefixKey, type Prefix } from './address.ts';
+import { canonicalV4Key, parseAddress, parsePrefix, prefixContains, prefixKey, type Prefix } from './address.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Kernel, KernelEvent, KernelLink, KernelRoute, NextHop, OpResult, RouteOpKind, RouteOps } from './kernel.ts';
 import { RouteType, Scope } from './netlink.ts';
@@ -199,8 +199,12 @@ export class RouteController {
 
   private desired = new Map<string, Desired>();
   private workloadTargets = new Map<string, RouteTarget>();
-  /** Desired workload prefixes by interface name, to act on link changes. */
-  private byInterface = new Map<string, Set<string>>();
+  /**
+   * Desired workload prefixes by interface name, to act on link changes. An array, appended to
+   * and pruned lazily (a Set of 100k keys costs more to grow than the routes cost to plan):
+   * `keys` may hold prefixes that have since moved or gone, which `markInterface` skips.
+   */
+  private byInterface = new Map<string, { keys: string[]; live: number }>();
   private view = new Map<string, ViewEntry>();
   private viewCount = 0;
   private links = new Map<string, KernelLink>();
@@ -281,9 +285,11 @@ export class RouteController {
 
   /** Sets the route for a prefix (replacing any earlier target). Throws RouteConfigError on bad input. */
   setRoute(prefix: string, target: RouteTarget): void {
+    // Canonical IPv4 text (the bulk case) needs no parsing beyond finding its key.
+    const v4 = typeof prefix === 'string' ? canonicalV4Key(prefix) : null;
     let p: { family: Prefix['family']; text: string };
     try {
-      p = prefixKey(prefix);
+      p = v4 !== null ? { family: 4, text: v4 } : prefixKey(prefix);
     } catch (e) {
       throw new RouteConfigError((e as Error).message, { cause: e });
     }
@@ -311,26 +317,34 @@ export class RouteController {
     if (this.released.size) this.released.delete(p.text);
     this.desired.set(p.text, { family: p.family, key: p.text, target, want: undefined, epoch: -1 });
     if (target.kind === 'workload') {
-      let s = this.byInterface.get(target.ifname);
-      if (!s) this.byInterface.set(target.ifname, (s = new Set()));
-      s.add(p.text);
+      const name = target.ifname;
+      let index = this.byInterface.get(name);
+      if (!index) this.byInterface.set(name, (index = { keys: [], live: 0 }));
+      index.keys.push(p.text);
+      index.live++;
+      if (index.keys.length > 2 * index.live + 16) index.keys = [...new Set(index.keys.filter((k) => this.onInterface(k, name)))];
     }
     this.markDirty(p.text);
   }
 
+  private onInterface(key: string, name: string): boolean {
+    const t = this.desired.get(key)?.target;
+    return t !== undefined && t.kind === 'workload' && t.ifname === name;
+  }
+
   deleteRoute(prefix: string): void {
-    let p: { text: string };
+    let key = typeof prefix === 'string' ? canonicalV4Key(prefix) : null;
     try {
-      p = prefixKey(prefix);
+      key ??= prefixKey(prefix).text;
     } catch (e) {
       throw new RouteConfigError((e as Error).message, { cause: e });
     }
-    const old = this.desired.get(p.text);
+    const old = this.desired.get(key);
     if (!old) return;
-    this.unindex(p.text, old);
-    this.desired.delete(p.text);
-    this.released.add(p.text);
-    this.markDirty(p.text);
+    this.unindex(key, old);
+    this.desired.delete(key);
+    this.released.add(key);
+    this.markDirty(key);
   }
 
   /** A pod address (no length: /32 or /128) reached through its host-side veth. */
@@ -352,10 +366,8 @@ export class RouteController {
 
   private unindex(key: string, old: Desired): void {
     if (old.target.kind === 'workload') {
-      const s = this.byInterface.get(old.target.ifname);
-      if (!s) return;
-      s.delete(key);
-      if (s.size === 0) this.byInterface.delete(old.target.ifname);
+      const index = this.byInterface.get(old.target.ifname);
+      if (index && --index.live === 0) this.byInterface.delete(old.target.ifname);
     }
   }
 
@@ -543,7 +555,7 @@ export class RouteController {
   }
 
   private markInterface(name: string): void {
-    for (const key of this.byInterface.get(name) ?? []) this.markDirty(key);
+    for (const key of this.byInterface.get(name)?.keys ?? []) if (this.onInterface(key, name)) this.markDirty(key);
   }
 
   /** The kernel deletes routes through a deleted (or, for IPv4, downed) link by itself. */

@@ -246,9 +246,11 @@ export class NetlinkKernel implements Kernel {
    * is among them is complete, and its requests without an error succeeded.
    */
   private acked(first: number, last: number): void {
-    let upto = -1;
-    for (let i = 0; i < this.sent.length; i++) if (this.sent[i].lastSeq >= first && this.sent[i].lastSeq <= last) upto = i;
+    const inRun = (c: Chunk) => c.lastSeq >= first && c.lastSeq <= last;
+    // Replies come in order, so the chunk answered is nearly always the oldest one.
+    let upto = this.sent.findIndex(inRun);
     if (upto < 0) return;
+    while (upto + 1 < this.sent.length && inRun(this.sent[upto + 1])) upto++;
     for (const c of this.sent.splice(0, upto + 1)) {
       const b = c.batch;
       let done = 0;

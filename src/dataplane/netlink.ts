@@ -199,7 +199,8 @@ export type RouteOpKind = 'add' | 'replace' | 'delete';
 export function encodeRouteOp(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number, ack = true): void {
   // IPv4 (nearly every route) is written straight from its text; IPv6 goes through parsePrefix.
   const v4 = r.family === 4 ? v4AddressAndLength(r.dst) : -1;
-  if (v4 >= 0 && r.nexthops.length <= 1 && (r.nexthops.length === 0 || r.nexthops[0].gateway === undefined)) encodeV4Plain(w, op, r, seq, v4, ack);
+  const gw = v4 >= 0 && r.nexthops.length === 1 && r.nexthops[0].gateway !== undefined ? v4AddressAndLength(r.nexthops[0].gateway) : -1;
+  if (v4 >= 0 && r.nexthops.length <= 1 && (r.nexthops.length === 0 || r.nexthops[0].gateway === undefined || gw % 64 === 32)) encodeV4Plain(w, op, r, seq, v4, ack, gw);
   else encodeRouteOpGeneral(w, op, r, seq, v4, ack);
 }
 
@@ -207,16 +208,18 @@ const opFlags = (op: RouteOpKind, ack: boolean) =>
   Flag.REQUEST | (ack ? Flag.ACK : 0) | (op === 'add' ? Flag.CREATE | Flag.EXCL : op === 'replace' ? Flag.CREATE | Flag.REPLACE : 0);
 
 /**
- * The bulk case, an IPv4 pod or blackhole route (no gateway), as fixed-offset writes into one
- * reserved span: no per-attribute bookkeeping for 100k routes. Same bytes as the general encoder
- * (a test compares them).
+ * The bulk cases, an IPv4 pod, blackhole or learned route (at most one next hop), as fixed-offset
+ * writes into one reserved span: no per-attribute bookkeeping for 100k routes. `gw` is the
+ * gateway as v4AddressAndLength gives it (-1: none). Same bytes as the general encoder (a test
+ * compares them).
  */
-function encodeV4Plain(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number, v4: number, ack: boolean): void {
+function encodeV4Plain(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number, v4: number, ack: boolean, gw: number): void {
   const del = op === 'delete';
   const dstLen = v4 % 64;
   const hop = r.nexthops.length === 1 ? r.nexthops[0] : undefined;
   const oif = !del && hop && hop.ifindex ? hop.ifindex : 0;
-  const len = NLMSG_HDRLEN + RTMSG_LEN + 8 + (dstLen > 0 ? 8 : 0) + 8 + (oif ? 8 : 0);
+  const gateway = !del && gw >= 0;
+  const len = NLMSG_HDRLEN + RTMSG_LEN + 8 + (dstLen > 0 ? 8 : 0) + 8 + (oif ? 8 : 0) + (gateway ? 8 : 0);
   w.reserve(len);
   const b = w.buf;
   let at = w.len;
@@ -244,6 +247,11 @@ function encodeV4Plain(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number
   }
   at = attr32(b, at, RouteAttr.PRIORITY, r.priority);
   if (oif) at = attr32(b, at, RouteAttr.OIF, oif);
+  if (gateway) {
+    b.writeUInt32LE(0x00050008, at); // len 8, type GATEWAY
+    b.writeUInt32BE(Math.floor(gw / 64), at + 4);
+    at += 8;
+  }
   w.len = at;
 }
 

@@ -162,6 +162,7 @@ function matches(k: KernelRoute, want: KernelRoute): boolean {
 }
 
 function sameTarget(a: RouteTarget, b: RouteTarget): boolean {
+  if (a === b) return true;
   if (a.kind === 'workload') return b.kind === 'workload' && a.ifname === b.ifname;
   if (a.kind === 'blackhole') return b.kind === 'blackhole';
   return b.kind === 'learned' && a.nextHops.length === b.nextHops.length && a.nextHops.every((n, i) => n === b.nextHops[i]);
@@ -199,6 +200,11 @@ export class RouteController {
 
   private desired = new Map<string, Desired>();
   private workloadTargets = new Map<string, RouteTarget>();
+  /** Validated one-next-hop targets by the caller's next-hop text (see setLearned). */
+  private learnedTargets = new Map<string, { family: Prefix['family']; target: RouteTarget }>();
+  /** Resolved next hops by gateway, valid for `gatewayHopsEpoch` (the link epoch). */
+  private gatewayHops = new Map<string, NextHop[] | null>();
+  private gatewayHopsEpoch = -1;
   /**
    * Desired workload prefixes by interface name, to act on link changes. An array, appended to
    * and pruned lazily (a Set of 100k keys costs more to grow than the routes cost to plan):
@@ -285,14 +291,7 @@ export class RouteController {
 
   /** Sets the route for a prefix (replacing any earlier target). Throws RouteConfigError on bad input. */
   setRoute(prefix: string, target: RouteTarget): void {
-    // Canonical IPv4 text (the bulk case) needs no parsing beyond finding its key.
-    const v4 = typeof prefix === 'string' ? canonicalV4Key(prefix) : null;
-    let p: { family: Prefix['family']; text: string };
-    try {
-      p = v4 !== null ? { family: 4, text: v4 } : prefixKey(prefix);
-    } catch (e) {
-      throw new RouteConfigError((e as Error).message, { cause: e });
-    }
+    const p = this.keyOf(prefix);
     if (target.kind === 'workload') {
       if (typeof target.ifname !== 'string' || !isWorkloadInterface(this.own, target.ifname) || target.ifname.length > 15)
         throw new RouteConfigError(`route ${p.text}: interface ${JSON.stringify(target.ifname)} is not a workload interface (name must start with "${this.own.workloadPrefix}", at most 15 characters)`);
@@ -307,10 +306,33 @@ export class RouteController {
         }
         if (a.family !== p.family) throw new RouteConfigError(`route ${p.text}: next hop ${nh} is not IPv${p.family}`);
       }
-      target = { kind: 'learned', nextHops: [...new Set(target.nextHops.map((n) => parsePrefix(n).text.split('/')[0]))] };
+      const given = target.nextHops;
+      target = { kind: 'learned', nextHops: [...new Set(given.map((n) => parsePrefix(n).text.split('/')[0]))] };
+      if (given.length === 1) {
+        // Thousands of routes share a next hop: validate it once, and share one (frozen) target.
+        if (this.learnedTargets.size > 4096) this.learnedTargets.clear();
+        Object.freeze(target.nextHops);
+        this.learnedTargets.set(given[0], { family: p.family, target: Object.freeze(target) });
+      }
     } else if (target.kind !== 'blackhole') {
       throw new RouteConfigError(`route ${p.text}: unknown target kind ${JSON.stringify((target as { kind: unknown }).kind)}`);
     }
+    this.put(p, target);
+  }
+
+  /** The canonical key and family of a prefix; RouteConfigError when it is not one. */
+  private keyOf(prefix: string): { family: Prefix['family']; text: string } {
+    // Canonical IPv4 text (the bulk case) needs no parsing beyond finding its key.
+    const v4 = typeof prefix === 'string' ? canonicalV4Key(prefix) : null;
+    try {
+      return v4 !== null ? { family: 4, text: v4 } : prefixKey(prefix);
+    } catch (e) {
+      throw new RouteConfigError((e as Error).message, { cause: e });
+    }
+  }
+
+  /** Stores a validated target for a prefix. */
+  private put(p: { family: Prefix['family']; text: string }, target: RouteTarget): void {
     const old = this.desired.get(p.text);
     if (old && sameTarget(old.target, target)) return; // nothing new: no work
     if (old) this.unindex(p.text, old);
@@ -361,7 +383,11 @@ export class RouteController {
     this.setRoute(block, { kind: 'blackhole' });
   }
   setLearned(prefix: string, nextHops: string[]): void {
-    this.setRoute(prefix, { kind: 'learned', nextHops });
+    const shared = Array.isArray(nextHops) && nextHops.length === 1 ? this.learnedTargets.get(nextHops[0]) : undefined;
+    // A next hop seen before is known good; the prefix must still be of its family.
+    const p = shared && this.keyOf(prefix);
+    if (shared && p && p.family === shared.family) this.put(p, shared.target);
+    else this.setRoute(prefix, { kind: 'learned', nextHops });
   }
 
   private unindex(key: string, old: Desired): void {
@@ -556,6 +582,8 @@ export class RouteController {
 
   private markInterface(name: string): void {
     for (const key of this.byInterface.get(name)?.keys ?? []) if (this.onInterface(key, name)) this.markDirty(key);
+    // A node interface carries the learned routes whose next hops are on its subnet (rare: walk them all).
+    if (this.subnets.some((s) => s.ifname === name)) for (const d of this.desired.values()) if (d.target.kind === 'learned') this.markDirty(d.key);
   }
 
   /** The kernel deletes routes through a deleted (or, for IPv4, downed) link by itself. */
@@ -885,22 +913,41 @@ export class RouteController {
       case 'blackhole':
         return this.route(d, RouteType.BLACKHOLE, Scope.UNIVERSE, []);
       case 'learned': {
-        const hops = this.ecmp ? t.nextHops : t.nextHops.slice(0, 1);
-        const nexthops: NextHop[] = [];
-        for (const gw of hops) {
-          const addr = parseAddress(gw).bytes;
-          const subnet = this.subnets.find((s) => prefixContains(s.prefix, addr));
-          if (subnet) {
-            const link = this.links.get(subnet.ifname);
-            if (!link || !link.up) return null;
-            nexthops.push({ gateway: gw, ifindex: link.index, onlink: true });
-          } else {
-            nexthops.push({ gateway: gw, ifindex: 0, onlink: false });
+        if (t.nextHops.length === 1 || !this.ecmp) {
+          // One next hop: resolved once per gateway (and link change), shared by its routes.
+          if (this.gatewayHopsEpoch !== this.linkEpoch) {
+            this.gatewayHops.clear();
+            this.gatewayHopsEpoch = this.linkEpoch;
           }
+          const gw = t.nextHops[0];
+          let hops = this.gatewayHops.get(gw);
+          if (hops === undefined) {
+            if (this.gatewayHops.size > 4096) this.gatewayHops.clear();
+            this.gatewayHops.set(gw, (hops = this.resolveHops([gw])));
+          }
+          return hops && this.route(d, RouteType.UNICAST, Scope.UNIVERSE, hops);
         }
-        return this.route(d, RouteType.UNICAST, Scope.UNIVERSE, nexthops);
+        const nexthops = this.resolveHops(t.nextHops);
+        return nexthops && this.route(d, RouteType.UNICAST, Scope.UNIVERSE, nexthops);
       }
     }
+  }
+
+  /** Next hops for gateways: `onlink` through the node interface inside a node subnet; null while that interface is missing or down. */
+  private resolveHops(gateways: readonly string[]): NextHop[] | null {
+    const nexthops: NextHop[] = [];
+    for (const gw of gateways) {
+      const addr = parseAddress(gw).bytes;
+      const subnet = this.subnets.find((s) => prefixContains(s.prefix, addr));
+      if (subnet) {
+        const link = this.links.get(subnet.ifname);
+        if (!link || !link.up) return null;
+        nexthops.push({ gateway: gw, ifindex: link.index, onlink: true });
+      } else {
+        nexthops.push({ gateway: gw, ifindex: 0, onlink: false });
+      }
+    }
+    return nexthops;
   }
 
   /** Appends the operations that make one prefix right. The ownership rules decide what we may touch. */

@@ -347,33 +347,39 @@ export class NetlinkKernel implements Kernel {
     // Encode a slice, send it, and let acks in before the next one: the kernel (in the relay's
     // process, on another core) inserts routes while we are still encoding. A slice is encoded
     // into one buffer, a relay frame (one sendmsg) per PER_SEND requests, acked on the last.
-    const w = this.writer;
     for (let start = 0; start < n; start += PER_SEND * 16) {
       const end = Math.min(n, start + PER_SEND * 16);
-      const frames: Array<{ at: number; from: number; to: number; lastSeq: number }> = [];
-      for (let at = start; at < end; at += PER_SEND) {
-        const stop = Math.min(end, at + PER_SEND);
-        const frameAt = w.len;
-        w.reserve(8);
-        w.len += 8;
-        for (let index = at; index < stop; index++) {
-          encodeRouteOp(w, ops.kinds[index], ops.routes[index], batch.firstSeq + index, index === stop - 1);
-        }
-        w.buf.writeUInt32LE(w.len - frameAt - 8, frameAt);
-        w.buf.writeUInt32LE(InTag.NETLINK, frameAt + 4); // tag, then 3 zero bytes
-        frames.push({ at: frameAt, from: at, to: stop, lastSeq: batch.firstSeq + stop - 1 });
-      }
-      const bytes = w.take();
-      for (let i = 0; i < frames.length; i++) {
-        const f = frames[i];
-        const next = i + 1 < frames.length ? frames[i + 1].at : bytes.length;
-        this.queue.push({ batch, from: f.from, to: f.to, lastSeq: f.lastSeq, frame: bytes.subarray(f.at, next) });
-      }
+      this.encodeSlice(ops, batch, start, end);
       this.pump();
       if (end < n) await new Promise((r) => setImmediate(r));
       if (!this.batches.has(batch)) break; // the relay died and failAll rejected the batch
     }
     return done;
+  }
+
+  /**
+   * Encodes operations start..end-1 into one buffer and queues them as chunks (a plain method,
+   * not a loop inside the async apply, so V8 optimizes it once rather than on the stack per call).
+   */
+  private encodeSlice(ops: RouteOps, batch: Batch, start: number, end: number): void {
+    const w = this.writer;
+    const frames: Array<{ at: number; from: number; to: number }> = [];
+    for (let at = start; at < end; at += PER_SEND) {
+      const stop = Math.min(end, at + PER_SEND);
+      const frameAt = w.len;
+      w.reserve(8);
+      w.len += 8;
+      for (let index = at; index < stop; index++) encodeRouteOp(w, ops.kinds[index], ops.routes[index], batch.firstSeq + index, index === stop - 1);
+      w.buf.writeUInt32LE(w.len - frameAt - 8, frameAt);
+      w.buf.writeUInt32LE(InTag.NETLINK, frameAt + 4); // tag, then 3 zero bytes
+      frames.push({ at: frameAt, from: at, to: stop });
+    }
+    const bytes = w.take();
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i];
+      const next = i + 1 < frames.length ? frames[i + 1].at : bytes.length;
+      this.queue.push({ batch, from: f.from, to: f.to, lastSeq: batch.firstSeq + f.to - 1, frame: bytes.subarray(f.at, next) });
+    }
   }
 
   async writeSysctl(path: string, value: string): Promise<void> {

@@ -725,28 +725,7 @@ export class RouteController {
     // Usually the kernel holds exactly what we think: check that without building anything
     // (rebuilding a 100k-entry view costs more than the dump itself).
     // Same count and every dumped route known means the same set (the kernel holds no duplicates).
-    let unchanged = routes.length === this.viewCount;
-    if (unchanged) {
-      for (let i = 0; i < routes.length; i++) {
-        const r = routes[i];
-        const known = this.view.get(r.dst);
-        if (known === undefined || !(Array.isArray(known) ? known.some((k) => sameRoute(k, r)) : sameRoute(known, r))) {
-          unchanged = false;
-          break;
-        }
-      }
-    }
-    if (!unchanged) {
-      this.view.clear();
-      this.viewCount = routes.length;
-      for (const r of routes) {
-        const e = this.view.get(r.dst);
-        if (e === undefined) this.view.set(r.dst, r);
-        else if (Array.isArray(e)) e.push(r);
-        else this.view.set(r.dst, [e, r]);
-        if (isOurRoute(this.own, r) && !this.desired.has(r.dst)) strays.push(r.dst);
-      }
-    }
+    if (!this.viewHolds(routes)) this.rebuildView(routes, strays);
     // Changes that raced with the dump: replaying them is harmless when the dump already has them.
     const events = this.buffered;
     this.buffered = [];
@@ -771,6 +750,30 @@ export class RouteController {
       this.schedule(this.resyncIntervalMs, false);
     }
     return errors;
+  }
+
+  /** True when the view holds exactly `routes` (same count, and every one known). */
+  private viewHolds(routes: KernelRoute[]): boolean {
+    if (routes.length !== this.viewCount) return false;
+    for (let i = 0; i < routes.length; i++) {
+      const r = routes[i];
+      const known = this.view.get(r.dst);
+      if (known === undefined || !(Array.isArray(known) ? known.some((k) => sameRoute(k, r)) : sameRoute(known, r))) return false;
+    }
+    return true;
+  }
+
+  /** Replaces the view by a dump, collecting our routes that are not desired into `strays`. */
+  private rebuildView(routes: KernelRoute[], strays: string[]): void {
+    this.view.clear();
+    this.viewCount = routes.length;
+    for (const r of routes) {
+      const e = this.view.get(r.dst);
+      if (e === undefined) this.view.set(r.dst, r);
+      else if (Array.isArray(e)) e.push(r);
+      else this.view.set(r.dst, [e, r]);
+      if (isOurRoute(this.own, r) && !this.desired.has(r.dst)) strays.push(r.dst);
+    }
   }
 
   /** Diffs the dirty prefixes against the view and applies the differences. Returns the error count. */
@@ -803,22 +806,18 @@ export class RouteController {
       sent.push(slice);
       flushed = n;
     };
-    if (which) {
-      for (const d of which.desired.values()) {
-        if (channelFailed) break;
-        this.diff(d.key, ops, d);
-        if (ops.kinds.length - flushed >= APPLY_SLICE) {
-          flush(false);
-          await new Promise((r) => setImmediate(r)); // let the slice be encoded and sent
-        }
-      }
-    }
-    for (let k = 0; k < keys.length && !channelFailed; k++) {
-      this.diff(keys[k], ops);
-      if (ops.kinds.length - flushed >= APPLY_SLICE) {
-        flush(false);
-        await new Promise((r) => setImmediate(r));
-      }
+    // The loops live in plain methods, called once per slice: V8 optimizes those once and keeps
+    // them, where a long loop inside this async function would be compiled anew on the stack
+    // (OSR) at every batch, on worker threads whose CPU counts as much as ours.
+    const everything = which?.desired.values();
+    let k = 0;
+    for (;;) {
+      const more = everything !== undefined && this.planDesired(everything, ops, flushed + APPLY_SLICE);
+      if (!more) k = this.planKeys(keys, k, ops, flushed + APPLY_SLICE);
+      if (!more && k >= keys.length) break;
+      flush(false);
+      await new Promise((r) => setImmediate(r)); // let the slice be encoded and sent
+      if (channelFailed) break;
     }
     flush(true);
     const settled = Promise.all(sent);
@@ -830,40 +829,60 @@ export class RouteController {
     if (kinds.length === 0) return errors;
     const repaired = new Set<string>();
     const counted = { add: 0, replace: 0, delete: 0 };
-    for (let s = 0, i = 0; s < slices.length; s++) {
-      const slice = slices[s];
-      for (let j = 0; j < slice.length; j++, i++) {
-        const res = slice[j];
-        const op = kinds[i];
-        const route = routes[i];
-        const key = route.dst;
-        if (res.errno) {
-          errors++;
-          this.fail({ code: `TORTIE_ROUTE_${op.toUpperCase()}_FAILED`, message: `${op} ${describe(route)}: errno ${res.errno}${res.message ? ` (${res.message})` : ''}`, prefix: key });
-          continue;
-        }
-        counted[op]++;
-        if (countAsRepairs || (this.drifted.size && this.drifted.has(key))) repaired.add(key);
-        const e = this.view.get(key);
-        if (e === undefined) {
-          // (setView without its second lookup: the bulk case of an install)
-          if (op !== 'delete') {
-            this.view.set(key, route);
-            this.viewCount++;
-          }
-        } else if (op === 'delete') {
-          if (!Array.isArray(e) && sameSlot(e, route) && e.protocol === route.protocol) this.setView(key, NO_ROUTES);
-          else this.setView(key, routesIn(e).filter((k) => !(sameSlot(k, route) && k.protocol === route.protocol)));
-        } else {
-          this.setView(key, [...routesIn(e).filter((k) => !sameSlot(k, route)), route]);
-        }
-      }
-    }
+    for (let s = 0, i = 0; s < slices.length; i += slices[s].length, s++) errors += this.applied(kinds, routes, i, slices[s], countAsRepairs, repaired, counted);
     this.stats.operations.add += counted.add;
     this.stats.operations.replace += counted.replace;
     this.stats.operations.delete += counted.delete;
     if (this.drifted.size) for (const key of which ? routes.map((r) => r.dst) : keys) this.drifted.delete(key);
     this.stats.repairs += repaired.size;
+    return errors;
+  }
+
+  /** Diffs desired routes until `ops` holds `until` operations (true) or the routes run out (false). */
+  private planDesired(it: Iterator<Desired>, ops: RouteOps, until: number): boolean {
+    while (ops.kinds.length < until) {
+      const next = it.next();
+      if (next.done) return false;
+      this.diff(next.value.key, ops, next.value);
+    }
+    return true;
+  }
+
+  /** Diffs `keys` from index `k` until `ops` holds `until` operations; returns the next index. */
+  private planKeys(keys: string[], k: number, ops: RouteOps, until: number): number {
+    while (k < keys.length && ops.kinds.length < until) this.diff(keys[k++], ops);
+    return k;
+  }
+
+  /** Folds the kernel's answers to one slice (operations `first`...) into the view; returns its errors. */
+  private applied(kinds: RouteOpKind[], routes: KernelRoute[], first: number, slice: OpResult[], countAsRepairs: boolean, repaired: Set<string>, counted: Record<RouteOpKind, number>): number {
+    let errors = 0;
+    for (let j = 0, i = first; j < slice.length; j++, i++) {
+      const res = slice[j];
+      const op = kinds[i];
+      const route = routes[i];
+      const key = route.dst;
+      if (res.errno) {
+        errors++;
+        this.fail({ code: `TORTIE_ROUTE_${op.toUpperCase()}_FAILED`, message: `${op} ${describe(route)}: errno ${res.errno}${res.message ? ` (${res.message})` : ''}`, prefix: key });
+        continue;
+      }
+      counted[op]++;
+      if (countAsRepairs || (this.drifted.size && this.drifted.has(key))) repaired.add(key);
+      const e = this.view.get(key);
+      if (e === undefined) {
+        // (setView without its second lookup: the bulk case of an install)
+        if (op !== 'delete') {
+          this.view.set(key, route);
+          this.viewCount++;
+        }
+      } else if (op === 'delete') {
+        if (!Array.isArray(e) && sameSlot(e, route) && e.protocol === route.protocol) this.setView(key, NO_ROUTES);
+        else this.setView(key, routesIn(e).filter((k) => !(sameSlot(k, route) && k.protocol === route.protocol)));
+      } else {
+        this.setView(key, [...routesIn(e).filter((k) => !sameSlot(k, route)), route]);
+      }
+    }
     return errors;
   }
 

@@ -12,11 +12,13 @@
  * - A separate C process built by `cc` needs no Node headers, cannot crash the agent, enters any
  *   namespace with setns(2) (tests never touch the root namespace), and leaves all message
  *   encoding to TypeScript (netlink.ts), where it is unit-tested. Requests are pipelined: up to
- *   WINDOW in flight, packed many to a sendmsg, acks collected as they come.
+ *   WINDOW in flight, packed PER_SEND to a sendmsg, only the last of which asks for an ack (the
+ *   kernel reports failures regardless, in order, so that ack vouches for the rest).
  * - Bursts: the monitor socket has a 32 MiB receive buffer and is drained by the relay, not by our
  *   event loop; if it still overflows the kernel says ENOBUFS, the relay reports it, and the
- *   controller does a full resync (see route-controller.ts). Our own changes are filtered out of
- *   the monitor stream by port id, so a 100k-route install does not flood it.
+ *   controller does a full resync (see route-controller.ts). Our own changes are dropped from
+ *   the monitor stream in the kernel (a socket filter on the sender's port id), so a 100k-route
+ *   install does not flood it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';

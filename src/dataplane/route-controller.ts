@@ -296,23 +296,28 @@ export class RouteController {
       if (typeof target.ifname !== 'string' || !isWorkloadInterface(this.own, target.ifname) || target.ifname.length > 15)
         throw new RouteConfigError(`route ${p.text}: interface ${JSON.stringify(target.ifname)} is not a workload interface (name must start with "${this.own.workloadPrefix}", at most 15 characters)`);
     } else if (target.kind === 'learned') {
-      if (!Array.isArray(target.nextHops) || target.nextHops.length === 0) throw new RouteConfigError(`route ${p.text}: a learned route needs at least one next hop`);
-      for (const nh of target.nextHops) {
-        let a;
-        try {
-          a = parseAddress(nh);
-        } catch (e) {
-          throw new RouteConfigError(`route ${p.text}: next hop: ${(e as Error).message}`, { cause: e });
+      // Thousands of routes share a next hop: one seen before is known good (the prefix must
+      // still be of its family), and its routes share one frozen target.
+      const shared = Array.isArray(target.nextHops) && target.nextHops.length === 1 ? this.learnedTargets.get(target.nextHops[0]) : undefined;
+      if (shared && shared.family === p.family) target = shared.target;
+      else {
+        if (!Array.isArray(target.nextHops) || target.nextHops.length === 0) throw new RouteConfigError(`route ${p.text}: a learned route needs at least one next hop`);
+        for (const nh of target.nextHops) {
+          let a;
+          try {
+            a = parseAddress(nh);
+          } catch (e) {
+            throw new RouteConfigError(`route ${p.text}: next hop: ${(e as Error).message}`, { cause: e });
+          }
+          if (a.family !== p.family) throw new RouteConfigError(`route ${p.text}: next hop ${nh} is not IPv${p.family}`);
         }
-        if (a.family !== p.family) throw new RouteConfigError(`route ${p.text}: next hop ${nh} is not IPv${p.family}`);
-      }
-      const given = target.nextHops;
-      target = { kind: 'learned', nextHops: [...new Set(given.map((n) => parsePrefix(n).text.split('/')[0]))] };
-      if (given.length === 1) {
-        // Thousands of routes share a next hop: validate it once, and share one (frozen) target.
-        if (this.learnedTargets.size > 4096) this.learnedTargets.clear();
-        Object.freeze(target.nextHops);
-        this.learnedTargets.set(given[0], { family: p.family, target: Object.freeze(target) });
+        const given = target.nextHops;
+        target = { kind: 'learned', nextHops: [...new Set(given.map((n) => parsePrefix(n).text.split('/')[0]))] };
+        if (given.length === 1) {
+          if (this.learnedTargets.size > 4096) this.learnedTargets.clear();
+          Object.freeze(target.nextHops);
+          this.learnedTargets.set(given[0], { family: p.family, target: Object.freeze(target) });
+        }
       }
     } else if (target.kind !== 'blackhole') {
       throw new RouteConfigError(`route ${p.text}: unknown target kind ${JSON.stringify((target as { kind: unknown }).kind)}`);
@@ -383,11 +388,7 @@ export class RouteController {
     this.setRoute(block, { kind: 'blackhole' });
   }
   setLearned(prefix: string, nextHops: string[]): void {
-    const shared = Array.isArray(nextHops) && nextHops.length === 1 ? this.learnedTargets.get(nextHops[0]) : undefined;
-    // A next hop seen before is known good; the prefix must still be of its family.
-    const p = shared && this.keyOf(prefix);
-    if (shared && p && p.family === shared.family) this.put(p, shared.target);
-    else this.setRoute(prefix, { kind: 'learned', nextHops });
+    this.setRoute(prefix, { kind: 'learned', nextHops });
   }
 
   private unindex(key: string, old: Desired): void {

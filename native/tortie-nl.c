@@ -128,6 +128,7 @@ static uint32_t portid_of(int fd) {
  * filter cannot be attached, deliver() still filters in user space.
  */
 static void drop_own_echoes(int fd, uint32_t own_portid) {
+  if (fd < 0) return; /* no monitor socket */
   struct sock_filter code[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct nlmsghdr, nlmsg_pid)),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(own_portid), 0, 1),

@@ -73,7 +73,10 @@ export class PrefixIndex {
   /** Live and tombstone entries in `hash`: what probing has to walk past. */
   private used = 0;
   private count = 0;
-  /** The last key found (the RIB asks about one prefix several times in a row). */
+  /**
+   * The last key asked about and its slot, or -1 when absent (the RIB asks about one prefix
+   * several times in a row). Kept true by `intern` and `unref`, the only ways a key comes or goes.
+   */
   private lastKey = -1;
   private lastSlot = -1;
 
@@ -110,24 +113,43 @@ export class PrefixIndex {
     const hash = this.hash;
     const cap = hash.length;
     let i = this.start(addr, tag, cap);
+    let slot = -1;
     for (;;) {
       const e = hash[i];
-      if (e === EMPTY) return -1;
+      if (e === EMPTY) break;
       if (e !== DELETED && this.tags[e - 1] === tag && this.addrs[e - 1] === addr) {
+        slot = e - 1;
+        break;
+      }
+      if (++i === cap) i = 0;
+    }
+    this.lastKey = key;
+    this.lastSlot = slot;
+    return slot;
+  }
+
+  /** The slot of a key, numbering it first if no table holds it (with no references yet). */
+  intern(key: number): number {
+    if (key === this.lastKey && this.lastSlot >= 0) return this.lastSlot;
+    const addr = Math.floor(key / 64);
+    const tag = (key % 64) + 1;
+    const hash = this.hash;
+    const cap = hash.length;
+    let i = this.start(addr, tag, cap);
+    // One walk: the key's entry, or where it goes (the first tombstone passed, or the empty end).
+    let free = -1;
+    for (;;) {
+      const e = hash[i];
+      if (e === EMPTY) break;
+      if (e === DELETED) {
+        if (free < 0) free = i;
+      } else if (this.tags[e - 1] === tag && this.addrs[e - 1] === addr) {
         this.lastKey = key;
         this.lastSlot = e - 1;
         return e - 1;
       }
       if (++i === cap) i = 0;
     }
-  }
-
-  /** The slot of a key, numbering it first if no table holds it (with no references yet). */
-  intern(key: number): number {
-    const found = this.find(key);
-    if (found >= 0) return found;
-    const addr = Math.floor(key / 64);
-    const tag = (key % 64) + 1;
     let slot = this.free.pop();
     if (slot === undefined) {
       slot = this.top++;
@@ -141,21 +163,15 @@ export class PrefixIndex {
     this.tags[slot] = tag;
     this.refs[slot] = 0;
     this.count++;
-    this.insert(addr, tag, slot);
+    if (free >= 0) {
+      hash[free] = slot + 1;
+    } else {
+      hash[i] = slot + 1;
+      if (++this.used > cap * MAX_LOAD) this.rehash(this.count > (cap * MAX_LOAD) / GROWTH ? Math.ceil(cap * GROWTH) : cap);
+    }
     this.lastKey = key;
     this.lastSlot = slot;
     return slot;
-  }
-
-  private insert(addr: number, tag: number, slot: number): void {
-    const hash = this.hash;
-    const cap = hash.length;
-    let i = this.start(addr, tag, cap);
-    let e: number;
-    while ((e = hash[i]) !== EMPTY && e !== DELETED) if (++i === cap) i = 0;
-    if (e === EMPTY) this.used++;
-    hash[i] = slot + 1;
-    if (this.used > cap * MAX_LOAD) this.rehash(this.count > (cap * MAX_LOAD) / GROWTH ? Math.ceil(cap * GROWTH) : cap);
   }
 
   /** Rebuilds the hash array from the per-slot keys (tombstones swept out). */
@@ -195,7 +211,7 @@ export class PrefixIndex {
     hash[i] = DELETED;
     this.tags[slot] = 0;
     this.count--;
-    if (this.lastSlot === slot) this.lastKey = this.lastSlot = -1;
+    if (this.lastKey === addr * 64 + (tag - 1)) this.lastKey = this.lastSlot = -1;
     if (this.count === 0) {
       // Everything was let go: start small again (a table cleared after a full feed, in tests).
       this.addrs = new Uint32Array(16);
@@ -282,10 +298,17 @@ export class V4Table<V> implements RouteTable<V> {
       if (slot >= small.length) this.small = this.column.small = grown(small, this.index.slotLimit, (c) => new Uint16Array(c));
       if (this.small![slot] === 0) this.held(slot);
       this.small![slot] = n;
-    } else {
-      if (slot >= this.vals.length) this.growVals(slot);
+    } else if (slot < this.vals.length) {
       if (this.vals[slot] === undefined) this.held(slot);
       this.vals[slot] = value;
+    } else {
+      // Slots are handed out densely, so a new one is usually the end: appending lets V8 grow
+      // the array in place. A gap (slots other tables took) is filled with undefined, never left
+      // as a hole past the end, which would turn the array into a dictionary.
+      const vals = this.vals;
+      while (vals.length < slot) vals.push(undefined);
+      vals.push(value);
+      this.held(slot);
     }
     return this;
   }
@@ -293,17 +316,6 @@ export class V4Table<V> implements RouteTable<V> {
   private held(slot: number): void {
     this.index.ref(slot);
     this.count++;
-  }
-
-  /**
-   * Values grow by appending (slots are handed out densely, so the next slot is usually the end),
-   * letting V8 grow the backing store in place; a gap (slots other tables took) is filled with
-   * undefined, never left as a hole past the end, which would turn the array into a dictionary.
-   */
-  private growVals(slot: number): void {
-    const vals = this.vals;
-    while (vals.length < slot) vals.push(undefined);
-    vals.push(undefined);
   }
 
   delete(key: RouteKey): boolean {

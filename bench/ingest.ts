@@ -48,6 +48,8 @@ async function tortieEnv(): Promise<Record<string, string>> {
 
 const RECEIVER = { v4: '198.51.100.1', asn: 64512 };
 
+const mib = (m: NodeJS.MemoryUsage) => JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v / 2 ** 20)])));
+
 async function rssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -105,7 +107,7 @@ async function startReceiver(kind: string, ns: Netns, nodeEnv: Record<string, st
   switch (kind) {
     case 'tortie': {
       const t = await SpeakerProcess.start(ns, { localAsn: RECEIVER.asn, routerId: RECEIVER.v4, families: ['ipv4'], holdTime: 240 }, [], nodeEnv);
-      if (process.env.IG_DEBUG) process.stderr.write(`tortie memory at start: ${JSON.stringify(await t.call('memory'))}\n`);
+      process.stderr.write(`tortie memory before any route: ${mib(await t.call<NodeJS.MemoryUsage>('memory'))} MiB\n`);
       await t.addPeer({ address: FEEDER.v4, asn: FEEDER.asn, localAddress: RECEIVER.v4, mode: 'passive', families: ['ipv4'] });
       return {
         name: 'tortie',
@@ -113,7 +115,7 @@ async function startReceiver(kind: string, ns: Netns, nodeEnv: Record<string, st
         count: async () => (await t.count()).ipv4,
         pollMs: 20,
         // A daemon's steady state: garbage from decoding collected (the daemons free theirs as they go).
-        settle: () => t.call<NodeJS.MemoryUsage>('memory').then((m) => void process.stderr.write(`tortie memory after GC: ${JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v / 2 ** 20)])))} MiB\n`)),
+        settle: () => t.call<NodeJS.MemoryUsage>('memory').then((m) => void process.stderr.write(`tortie memory after GC: ${mib(m)} MiB\n`)),
         stop: () => t.stop(),
       };
     }

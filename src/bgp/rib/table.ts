@@ -42,9 +42,16 @@ export function newIndexTable(afi: Afi): RouteTable<number> {
   return afi === Afi.IPv4 ? new V4Table<number>({ smallIntegers: true }) : (new Map<string, number>() as unknown as RouteTable<number>);
 }
 
-/** Hash array entries: 0 empty, DELETED a tombstone, otherwise slot + 1. */
+/**
+ * Hash array entries: 0 empty, DELETED a tombstone, otherwise 8 bits of the key's hash (a
+ * fingerprint: a probe passing other keys' entries rarely has to read their keys, each read a
+ * cache miss) above slot + 1 in the low 24 bits.
+ */
 const EMPTY = 0;
 const DELETED = 0xffffffff;
+const SLOT_BITS = 0xffffff;
+/** The last slot an entry can name without being mistaken for DELETED: 16M prefixes. */
+const MAX_SLOT = 0xfffffd;
 /** Grow the hash past 3/4 full (live and tombstones), by half: a million keys sit at 50-75%. */
 const MAX_LOAD = 0.75;
 const GROWTH = 1.5;
@@ -91,18 +98,23 @@ export class PrefixIndex {
   }
 
   /**
-   * The first hash entry to probe: MurmurHash3's 32-bit finalizer over the address mixed with the
-   * length (prefixes of one length differ only in their high bits), scaled to the capacity by
-   * multiplication (Lemire's fastrange: exact in doubles, since h * cap stays under 2^53).
+   * MurmurHash3's 32-bit finalizer over the address mixed with the length (prefixes of one length
+   * differ only in their high bits). Its high bits pick the first entry to probe, scaled to the
+   * capacity by multiplication (Lemire's fastrange: exact in doubles, since h * cap < 2^53); its
+   * low bits are the fingerprint.
    */
-  private start(addr: number, tag: number, cap: number): number {
+  private static hash(addr: number, tag: number): number {
     let h = addr ^ Math.imul(tag, 0x9e3779b1);
     h ^= h >>> 16;
     h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35);
-    h = (h ^ (h >>> 16)) >>> 0;
-    return Math.floor((h * cap) / 4294967296);
+    return (h ^ (h >>> 16)) >>> 0;
+  }
+
+  /** The entry naming `slot` for a key of hash `h`: the fingerprint is the hash's low bits. */
+  private static entry(h: number, slot: number): number {
+    return (((h & 0xff) << 24) | (slot + 1)) >>> 0;
   }
 
   /** The slot of a key (addr * 64 + len), or -1. */
@@ -112,14 +124,19 @@ export class PrefixIndex {
     const tag = (key % 64) + 1;
     const hash = this.hash;
     const cap = hash.length;
-    let i = this.start(addr, tag, cap);
+    const h = PrefixIndex.hash(addr, tag);
+    const fp = h & 0xff;
+    let i = Math.floor((h * cap) / 4294967296);
     let slot = -1;
     for (;;) {
       const e = hash[i];
       if (e === EMPTY) break;
-      if (e !== DELETED && this.tags[e - 1] === tag && this.addrs[e - 1] === addr) {
-        slot = e - 1;
-        break;
+      if (e >>> 24 === fp && e !== DELETED) {
+        const s = (e & SLOT_BITS) - 1;
+        if (this.tags[s] === tag && this.addrs[s] === addr) {
+          slot = s;
+          break;
+        }
       }
       if (++i === cap) i = 0;
     }
@@ -135,7 +152,9 @@ export class PrefixIndex {
     const tag = (key % 64) + 1;
     const hash = this.hash;
     const cap = hash.length;
-    let i = this.start(addr, tag, cap);
+    const h = PrefixIndex.hash(addr, tag);
+    const fp = h & 0xff;
+    let i = Math.floor((h * cap) / 4294967296);
     // One walk: the key's entry, or where it goes (the first tombstone passed, or the empty end).
     let free = -1;
     for (;;) {
@@ -143,15 +162,19 @@ export class PrefixIndex {
       if (e === EMPTY) break;
       if (e === DELETED) {
         if (free < 0) free = i;
-      } else if (this.tags[e - 1] === tag && this.addrs[e - 1] === addr) {
-        this.lastKey = key;
-        this.lastSlot = e - 1;
-        return e - 1;
+      } else if (e >>> 24 === fp) {
+        const s = (e & SLOT_BITS) - 1;
+        if (this.tags[s] === tag && this.addrs[s] === addr) {
+          this.lastKey = key;
+          this.lastSlot = s;
+          return s;
+        }
       }
       if (++i === cap) i = 0;
     }
     let slot = this.free.pop();
     if (slot === undefined) {
+      if (this.top > MAX_SLOT) throw new RangeError(`PrefixIndex: more than ${MAX_SLOT + 1} IPv4 prefixes at once`);
       slot = this.top++;
       if (slot >= this.addrs.length) {
         this.addrs = grown(this.addrs, slot + 1, (n) => new Uint32Array(n));
@@ -164,9 +187,9 @@ export class PrefixIndex {
     this.refs[slot] = 0;
     this.count++;
     if (free >= 0) {
-      hash[free] = slot + 1;
+      hash[free] = PrefixIndex.entry(h, slot);
     } else {
-      hash[i] = slot + 1;
+      hash[i] = PrefixIndex.entry(h, slot);
       if (++this.used > cap * MAX_LOAD) this.rehash(this.count > (cap * MAX_LOAD) / GROWTH ? Math.ceil(cap * GROWTH) : cap);
     }
     this.lastKey = key;
@@ -181,9 +204,10 @@ export class PrefixIndex {
     for (let slot = 0; slot < this.top; slot++) {
       const tag = tags[slot];
       if (tag === 0) continue;
-      let i = this.start(addrs[slot], tag, cap);
+      const h = PrefixIndex.hash(addrs[slot], tag);
+      let i = Math.floor((h * cap) / 4294967296);
       while (hash[i] !== EMPTY) if (++i === cap) i = 0;
-      hash[i] = slot + 1;
+      hash[i] = PrefixIndex.entry(h, slot);
     }
     this.hash = hash;
     this.used = this.count;
@@ -206,8 +230,10 @@ export class PrefixIndex {
     const tag = this.tags[slot];
     const hash = this.hash;
     const cap = hash.length;
-    let i = this.start(addr, tag, cap);
-    while (hash[i] !== slot + 1) if (++i === cap) i = 0;
+    const h = PrefixIndex.hash(addr, tag);
+    const entry = PrefixIndex.entry(h, slot);
+    let i = Math.floor((h * cap) / 4294967296);
+    while (hash[i] !== entry) if (++i === cap) i = 0;
     hash[i] = DELETED;
     this.tags[slot] = 0;
     this.count--;

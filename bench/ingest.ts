@@ -219,7 +219,8 @@ export async function run(args: string[]): Promise<BenchReport> {
       'Seconds from Established until the receiver\'s table holds every prefix (polled: ~20 ms tortie/BIRD, ~100 ms FRR/GoBGP).',
       'RSS of the receiving process (bird, bgpd without zebra, gobgpd, the node process running tortie\'s Speaker,',
       'read after one full GC; tortie\'s speaker runs with the Node settings of the agent\'s image (Dockerfile ENV:',
-      'NODE_OPTIONS=--max-semi-space-size=2, MALLOC_ARENA_MAX=2, a warm compile cache), about 50 MiB before any route).',
+      'NODE_OPTIONS=--max-semi-space-size=2, MALLOC_ARENA_MAX=2, a warm compile cache): ~54 MiB at start, ~65 MiB',
+      'once the receive path is warmed up (src/bgp/warmup.ts), before any route. The agent\'s own process loads more (Kubernetes client).',
       'Shared 2-core machine: numbers are noisy; run twice.',
     ],
   };

@@ -21,6 +21,7 @@ import type { State } from './session/fsm.ts';
 import { afiName, type LocalOpenConfig, type Negotiated } from './session/open.ts';
 import { Session, type SessionHandler } from './session/session.ts';
 import { loadTcpMd5, md5Key, TcpMd5Error, TcpMd5ErrorCode } from './session/tcp-md5.ts';
+import { warmUpReceivePath } from './warmup.ts';
 import { encodeAnnouncements, encodeEndOfRib, encodeWithdrawals, endOfRibFamily, EncodeError } from './wire/index.ts';
 import { Afi, BGP_PORT, CeaseSubcode, ErrorCode, RouteRefreshSubtype, Safi } from './wire/constants.ts';
 import type { BgpError, PathAttributes, RouteRefreshMessage, UpdateDecodeResult, UpdateMessage } from './wire/types.ts';
@@ -226,6 +227,7 @@ export class Speaker extends EventEmitter<{
 
   /** Starts listening (when configured). Peers start as they are added. */
   async start(): Promise<void> {
+    warmUpReceivePath();
     if (this.opts.listen === false || this.server) return;
     const port = this.opts.listen?.port ?? BGP_PORT;
     const host = this.opts.listen?.host ?? '::';

@@ -245,6 +245,11 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
     await waitFor('the BGPPeer on tw-n1', async () => (await status('tw-n1')).peers.find((p) => p.address === '198.51.100.50' && p.type === 'node' && p.asNumber === 65010));
     // Only the node it names.
     expect((await status('tw-n2')).peers.map((p) => p.address)).not.toContain('198.51.100.50');
+    // A filter-only edit updates the live peer (soft reconfiguration) instead of replacing it.
+    peers = [`${peers[0]}  exportFilters:\n    - action: Reject\n      matchOperator: In\n      cidr: 10.66.0.0/16\n`];
+    writeDatastores();
+    await waitFor('the in-place reconfiguration', () => agents.get('tw-n1')!.log().includes('BGP peer 198.51.100.50 reconfigured in place'), 10_000, 50);
+    expect(agents.get('tw-n1')!.log().split('BGP peer 198.51.100.50 added')).toHaveLength(2);
     peers = [];
     writeDatastores();
     await waitFor('the BGPPeer gone from tw-n1', async () => ((await status('tw-n1')).peers.some((p) => p.address === '198.51.100.50') ? undefined : true));

@@ -3,7 +3,7 @@
  * - RFC 7313: the capability is negotiated; FRR answers our refresh request with BoRR ... EoRR and
  *   its routes survive it; tortie answers FRR's request (`clear ... soft in`) the same way;
  * - policy changes on live peers: export and import policy changed without a new session (the
- *   import side through a route refresh the peer answers);
+ *   import side through a route refresh BIRD answers with BoRR ... EoRR);
  * - RFC 4724 4.1: a restarted tortie defers selection until both peers' End-of-RIB, then sends its
  *   table and End-of-RIB, and the peers purge the route it no longer has.
  */
@@ -131,6 +131,9 @@ describe('interop: enhanced route refresh, live policy changes and selection def
     expect(await tortie.reconfigurePeer({ ...toBird, importPolicy: rejectPrefix('203.0.113.128/25') })).toBe(true);
     await eventually(() => tortie.route('203.0.113.128/25'), (r) => !r, 'BIRD route rejected after the refresh');
     expect(await tortie.route('203.0.113.0/25')).toBeTruthy();
+    // BIRD answered with enhanced route refresh too: BoRR (its two routes marked stale), EoRR.
+    const fromBird = (await tortie.events()).events.filter((x) => x.event === 'enhanced-refresh' && x.address === B.v4);
+    expect(fromBird.map((x) => [x.marker, x.routes])).toEqual([['begin', 2], ['end', 0]]);
 
     // And back.
     expect(await tortie.reconfigurePeer(toFrr)).toBe(true);

@@ -305,6 +305,8 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
       await meshUp('tw-n1');
       await waitFor('adoption reconciled', () => b.log().includes('routes kept from before the restart reconciled'), 30_000, 100);
       expect(b.log()).toMatch(/"found":\d+/);
+      // RFC 4724 4.1: the speaker deferred selection until the other nodes' End-of-RIB (not its timer).
+      expect(b.log()).toMatch(/"why":"End-of-RIB from every graceful restart peer"/);
       for (const n of NODES) await routesInPlace(n.name);
       for (const m of monitors) {
         const deleted = m.out().split('\n').filter((l) => l.startsWith('Deleted') && l.includes('proto 116'));

@@ -20,7 +20,7 @@ import type { PeerConfig, FamilyName } from '../bgp/speaker.ts';
 import type { Policy, PolicyRule } from '../bgp/rib/policy.ts';
 import { canonicalAddress } from '../bgp/speaker.ts';
 import { parsePrefix as ribPrefix, formatKey, keyContains } from '../bgp/rib/prefix.ts';
-import { nodesSelectedAsPeers, peerAppliesToNode } from '../datastore/peers.ts';
+import { nodesSelectedAsPeers, peerAppliesToNode, resolvePeerPassword } from '../datastore/peers.ts';
 import type { BGPPeer, FilterRule, Node, Snapshot } from '../datastore/model.ts';
 import { PeerType } from './sources.ts';
 
@@ -78,6 +78,8 @@ export const DesiredErrorCode = {
   PeerFamily: 'TORTIE_PEER_FAMILY',
   PeerConflict: 'TORTIE_PEER_CONFLICT',
   BadFilter: 'TORTIE_BAD_FILTER',
+  /** The Secret a BGPPeer's password names is missing or lacks the key: the peer is not run unsigned. */
+  PeerPassword: 'TORTIE_PEER_PASSWORD',
   BadAddress: 'TORTIE_BAD_ADDRESS',
 } as const;
 
@@ -222,6 +224,8 @@ export function desiredBgp(snapshot: Snapshot, self: Self, opts: DesiredOptions)
         }
       }
     }
+    // RFC 2385: a peer with a password runs with it or not at all.
+    const password = resolvePeerPassword(snapshot, peer);
     let filterError: string | null = null;
     try {
       if (peer.importFilters.length) importPolicy = filtersToPolicy(peer.importFilters, communityNames, 'import');
@@ -239,6 +243,10 @@ export function desiredBgp(snapshot: Snapshot, self: Self, opts: DesiredOptions)
       }
       if (filterError !== null) {
         problems.push({ subject, peer: key, code: DesiredErrorCode.BadFilter, message: filterError });
+        continue;
+      }
+      if (!password.ok) {
+        problems.push({ subject, peer: key, code: DesiredErrorCode.PeerPassword, message: `${password.reason}: the password for ${key} is unknown, so the session is not started` });
         continue;
       }
       if (ownAddresses.has(key)) {
@@ -265,6 +273,7 @@ export function desiredBgp(snapshot: Snapshot, self: Self, opts: DesiredOptions)
         ...(exportPolicy ? { exportPolicy } : {}),
         allowClusterRanges: t.fromCluster,
         description: subject,
+        ...(password.password !== null ? { password: password.password } : {}),
       };
       if (config.mode === 'mesh' && !config.localAddress) config.localAddress = local;
       put({ key, type, origin: subject, hasPassword: peer.password !== null, config }, subject);

@@ -399,9 +399,6 @@ class Wiring {
       this.peers.set(key, want);
       this.log.info({ peer: key, asn: want.config.asn, type: want.type, origin: want.origin, port: want.config.port, mode: want.config.mode }, `BGP peer ${key} added (${want.type})`);
     }
-    for (const p of this.peers.values()) {
-      if (p.hasPassword) bgp.problems.push({ subject: p.origin, peer: p.key, code: 'TORTIE_MD5_UNSUPPORTED', message: `a password is configured for ${p.key}, but TCP MD5 (RFC 2385) is not available to Node.js sockets; the session is attempted without it` });
-    }
   }
 
   /** True when the speaker took the change on the live peer (or refused it, keeping the old one). */

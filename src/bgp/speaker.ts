@@ -20,6 +20,7 @@ import { normalizeAddress } from './session/connection.ts';
 import type { State } from './session/fsm.ts';
 import { afiName, type LocalOpenConfig, type Negotiated } from './session/open.ts';
 import { Session, type SessionHandler } from './session/session.ts';
+import { loadTcpMd5, md5Key, TcpMd5Error, TcpMd5ErrorCode } from './session/tcp-md5.ts';
 import { encodeAnnouncements, encodeEndOfRib, encodeWithdrawals, endOfRibFamily, EncodeError } from './wire/index.ts';
 import { Afi, BGP_PORT, CeaseSubcode, ErrorCode, RouteRefreshSubtype, Safi } from './wire/constants.ts';
 import type { BgpError, PathAttributes, RouteRefreshMessage, UpdateDecodeResult, UpdateMessage } from './wire/types.ts';
@@ -110,6 +111,12 @@ export interface PeerConfig {
   allowClusterRanges?: boolean;
   maxPrefixes?: MaxPrefixConfig;
   description?: string;
+  /**
+   * RFC 2385 TCP MD5 password (1-80 bytes), on our connections and, through the listener, on the
+   * peer's. When TCP MD5 is unavailable here, `addPeer` refuses the peer rather than run it
+   * unsigned. Never logged.
+   */
+  password?: string;
 }
 
 export interface PeerStatus {
@@ -290,6 +297,26 @@ export class Speaker extends EventEmitter<{
       });
     });
     this.server = server;
+    for (const rt of this.peers.values()) {
+      if (rt.config.password === undefined) continue;
+      try {
+        this.setListenerKey(rt.key, rt.config.password);
+      } catch (e) {
+        rt.lastError = (e as Error).message;
+        this.log.error({ peer: rt.key, code: (e as SpeakerError).code }, rt.lastError);
+        this.emit('peer-error', { address: rt.key, error: rt.lastError });
+      }
+    }
+  }
+
+  /** RFC 2385: the peer's key on the listener (accepted connections inherit it); null removes it. */
+  private setListenerKey(key: string, password: string | null): void {
+    if (!this.server) return;
+    try {
+      loadTcpMd5().setListenerKey(this.server, key, password);
+    } catch (e) {
+      throw new SpeakerError(e instanceof TcpMd5Error ? e.code : TcpMd5ErrorCode.SetKey, `peer ${key}: ${(e as Error).message}`);
+    }
   }
 
   /** The port we listen on (useful with port 0). */
@@ -343,6 +370,7 @@ export class Speaker extends EventEmitter<{
       passive = compareAddresses(canonicalAddress(config.localAddress), key) > 0;
     }
     const families = (config.families ?? this.opts.families ?? ['ipv4', 'ipv6']).map(toAfi);
+    if (config.password !== undefined) this.checkPassword(key, config.password);
     const rib = this.rib.addPeer({
       id: key,
       address: key,
@@ -365,6 +393,7 @@ export class Speaker extends EventEmitter<{
         connectRetryTime: this.opts.connectRetryTime ?? 5,
         idleHold: this.opts.idleHold ?? { initialMs: 1000, maxMs: 60_000 },
         clock: this.clock,
+        ...(config.password !== undefined ? { password: config.password } : {}),
       },
       this.handlerFor(rt),
     );
@@ -385,6 +414,13 @@ export class Speaker extends EventEmitter<{
     rt.maxPrefixTimer?.cancel();
     rt.session.stop({ code: ErrorCode.Cease, subcode: CeaseSubcode.PeerDeconfigured, data: new Uint8Array(0), reason: 'peer de-configured' });
     this.peers.delete(key);
+    if (rt.config.password !== undefined) {
+      try {
+        this.setListenerKey(key, null);
+      } catch (e) {
+        this.log.warn({ peer: key }, `cannot remove the TCP MD5 key from the listener: ${(e as Error).message}`);
+      }
+    }
     this.rib.removePeer(rt.rib);
     this.queueDeferralCheck();
     return true;
@@ -460,6 +496,22 @@ export class Speaker extends EventEmitter<{
   peerStatus(address: string): PeerStatus | undefined {
     const key = canonicalAddress(address);
     return this.status().find((s) => s.address === key);
+  }
+
+  /**
+   * A peer with a password runs signed or not at all (RFC 2385): the password must fit, TCP MD5
+   * must be available, and the listener must take the key, before anything of the peer exists.
+   */
+  private checkPassword(key: string, password: string): void {
+    try {
+      md5Key(password).fill(0);
+      loadTcpMd5();
+    } catch (e) {
+      const code = e instanceof TcpMd5Error ? e.code : TcpMd5ErrorCode.Unavailable;
+      const why = code === TcpMd5ErrorCode.Unavailable ? `TCP MD5 (RFC 2385) is not available here: ${(e as Error).message}` : (e as Error).message;
+      throw new SpeakerError(code, `peer ${key}: a password is configured, but ${why}; the session is not started without it`);
+    }
+    this.setListenerKey(key, password);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -80,6 +80,19 @@ describe('desired BGP configuration', () => {
     );
   });
 
+  it('passes a BGPPeer password from its Secret to the peer, and refuses the peer when the Secret or key is missing', async () => {
+    const peer = (name: string, ip: string, key: string) =>
+      `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: ${name}\nspec:\n  peerIP: ${ip}\n  asNumber: 65009\n  password:\n    secretKeyRef: {name: bgp, key: ${key}}\n---\n`;
+    const secret = `apiVersion: v1\nkind: Secret\nmetadata: {name: bgp, namespace: tortie-system}\nstringData: {tor: s3cret-tor}\n---\n`;
+    const d = desiredBgp(await snapshot(THREE + peer('tor', '198.51.100.9', 'tor') + peer('nokey', '198.51.100.8', 'other') + secret), self, opts);
+    expect(d.peers.get('198.51.100.9')!.config.password).toBe('s3cret-tor');
+    expect(d.peers.has('198.51.100.8')).toBe(false);
+    expect(d.problems).toEqual([expect.objectContaining({ subject: 'BGPPeer nokey', peer: '198.51.100.8', code: 'TORTIE_PEER_PASSWORD', message: expect.stringContaining("no key 'other'") })]);
+    expect(JSON.stringify(d.problems)).not.toContain('s3cret');
+    // Mesh peers carry no password.
+    expect(d.peers.get('198.51.100.2')!.config.password).toBeUndefined();
+  });
+
   it('turns filters into a first-match policy: Equal exact, In with every longer prefix, communities', () => {
     const p = filtersToPolicy(
       [

@@ -262,6 +262,25 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
     await routesInPlace('tw-n2');
   });
 
+  it('runs a BGPPeer with a password only once its Secret is there, and never logs the password', async () => {
+    const peer = `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: signed\nspec:\n  peerIP: 198.51.100.51\n  asNumber: 65010\n  node: tw-n1\n  password:\n    secretKeyRef: {name: bgp-passwords, key: signed}\n`;
+    const secret = `apiVersion: v1\nkind: Secret\nmetadata: {name: bgp-passwords, namespace: tortie-system}\nstringData: {signed: wiring-test-md5-pw}\n`;
+    peers = [peer];
+    writeDatastores();
+    // No Secret yet: refused (never run unsigned), and tortie status says why.
+    const refused = await waitFor('the password refusal', async () => (await status('tw-n1')).node.configErrors?.find((e) => e.code === 'TORTIE_PEER_PASSWORD'));
+    expect(refused).toMatchObject({ subject: 'BGPPeer signed', message: expect.stringContaining('bgp-passwords') });
+    expect((await status('tw-n1')).peers.map((p) => p.address)).not.toContain('198.51.100.51');
+    peers = [peer, secret];
+    writeDatastores();
+    await waitFor('the signed BGPPeer on tw-n1', async () => (await status('tw-n1')).peers.find((p) => p.address === '198.51.100.51'));
+    expect((await status('tw-n1')).node.configErrors ?? []).toEqual([]);
+    peers = [];
+    writeDatastores();
+    await waitFor('the signed BGPPeer gone', async () => ((await status('tw-n1')).peers.some((p) => p.address === '198.51.100.51') ? undefined : true));
+    for (const a of agents.values()) expect(a.log()).not.toContain('wiring-test-md5-pw');
+  });
+
   it('refuses a bad edit with an error naming the file, and keeps running as before', async () => {
     const bad = clusterYaml() + `---\napiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: broken\nspec:\n  peerIP: not-an-address\n  asNumber: 65010\n`;
     writeFileSync(`${datastoreOf('tw-n1')}.tmp`, bad);

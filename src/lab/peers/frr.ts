@@ -38,6 +38,7 @@ export function frrBgpConfig(o: FrrOptions, dir: string): string {
       ` neighbor ${n.address} advertisement-interval 0`,
     );
     if (n.passive) L.push(` neighbor ${n.address} passive`);
+    if (n.password !== undefined) L.push(` neighbor ${n.address} password ${n.password}`);
   }
   if (o.extraBgp) L.push(...o.extraBgp.map((l) => ` ${l}`));
   for (const fam of ['ipv4', 'ipv6'] as const) {

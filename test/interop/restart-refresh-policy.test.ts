@@ -71,7 +71,11 @@ describe('interop: enhanced route refresh, live policy changes and selection def
       ns: nsF,
       routerId: F.v4,
       asn: F.asn,
-      neighbors: [{ name: 'tortie', address: T.v4, asn: LOCAL_AS, localAddress: F.v4, families: ['ipv4'], gracefulRestart: true, restartTime: 120 }],
+      // FRR's own restart time, which is also how long after its start its OPENs carry the R bit
+      // (bgpd's startup timer): a peer that says it is restarting is not waited for (RFC 4724 4.1),
+      // so keep that window well before the restart test. How long FRR keeps our routes is the
+      // restart time we advertise (120 s).
+      neighbors: [{ name: 'tortie', address: T.v4, asn: LOCAL_AS, localAddress: F.v4, families: ['ipv4'], gracefulRestart: true, restartTime: 2 }],
       routes: [{ prefix: '192.0.2.0/24' }],
     });
     tortie = await startTortie(false, ['10.244.1.0/26', '10.244.2.0/26']);

@@ -33,6 +33,8 @@ async function handle(op: string, args: unknown[]): Promise<unknown> {
       speaker = new Speaker(args[0] as SpeakerOptions);
       speaker.on('selection-deferral-end', (e) => events.push({ event: 'selection-deferral-end', at: Date.now(), ...e }));
       speaker.on('enhanced-refresh', (e) => events.push({ event: 'enhanced-refresh', at: Date.now(), ...e }));
+      speaker.on('end-of-rib', (e) => events.push({ event: 'end-of-rib', at: Date.now(), ...e }));
+      speaker.on('peer-state', (e) => events.push({ event: 'peer-state', at: Date.now(), ...e }));
       await speaker.start();
       return speaker.listenPort;
     case 'addPeer':

@@ -246,6 +246,9 @@ export class Speaker extends EventEmitter<{
     }
     const clusterId = opts.clusterId !== undefined ? parseIPv4(opts.clusterId) : id;
     if (clusterId === null) throw new SpeakerError('bgp-invalid-cluster-id', `cluster ID "${opts.clusterId}" must be a dotted quad`);
+    for (const [name, v] of [['gracefulRestart.selectionDeferralTime', opts.gracefulRestart?.selectionDeferralTime], ['refreshStaleTime', opts.refreshStaleTime]] as const) {
+      if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new SpeakerError('bgp-invalid-timer', `${name} ${v} must be a number of seconds, 0 or more`);
+    }
     this.rib = new Rib({ localAsn: opts.localAsn, routerId: id, clusterId, clusterRanges: opts.clusterRanges, nextHopReachable: opts.nextHopReachable, sharedSubnet: opts.sharedSubnet });
     this.rib.onBestChange((afi, key, best) => {
       if (this.deferral) {

@@ -108,4 +108,11 @@ describe('selection deferral after our restart (RFC 4724 4.1)', () => {
     await waitFor(() => log.some((e) => e.event === 'end'), 10_000, 'deferral end');
     await waitFor(() => announcedTo(a).length === 1, 10_000, 'our route to a');
   });
+
+  it('refuses a deferral or refresh stale time that is not a number of seconds, with a typed error', () => {
+    expect(() => makeSpeaker(cleanups, { routerId: '10.0.1.1', localAsn: 64512, gracefulRestart: { restartTime: 60, restarting: true, selectionDeferralTime: -1 } })).toThrow(
+      expect.objectContaining({ code: 'bgp-invalid-timer', message: expect.stringMatching(/selectionDeferralTime -1/) }),
+    );
+    expect(() => makeSpeaker(cleanups, { routerId: '10.0.1.1', localAsn: 64512, refreshStaleTime: Number.NaN })).toThrow(expect.objectContaining({ code: 'bgp-invalid-timer' }));
+  });
 });

@@ -226,10 +226,11 @@ export class Speaker extends EventEmitter<{
   private readonly routerId: number;
   private server: Server | null = null;
   /**
-   * RFC 4724 4.1: while set, best paths are held back from peers and from `best` listeners; the
-   * prefixes whose best changed meanwhile are reported when it ends.
+   * RFC 4724 4.1: while set, best paths are held back from peers and from `best` listeners. It
+   * only ever starts in the constructor, so listeners have heard nothing before it: at its end the
+   * Loc-RIB as it stands is reported, with no record of what changed meanwhile.
    */
-  private deferral: { timer: TimerHandle; touched: Map<Afi, Set<RouteKey>>; checkQueued: boolean } | null = null;
+  private deferral: { timer: TimerHandle; checkQueued: boolean } | null = null;
   /** Wire attributes per interned set and family (the encoder's input), computed once. */
   private readonly wireAttrs = [new WeakMap<AttrSet, PathAttributes>(), new WeakMap<AttrSet, PathAttributes>()];
 
@@ -251,11 +252,7 @@ export class Speaker extends EventEmitter<{
     }
     this.rib = new Rib({ localAsn: opts.localAsn, routerId: id, clusterId, clusterRanges: opts.clusterRanges, nextHopReachable: opts.nextHopReachable, sharedSubnet: opts.sharedSubnet });
     this.rib.onBestChange((afi, key, best) => {
-      if (this.deferral) {
-        this.deferral.touched.get(afi)!.add(key);
-        return;
-      }
-      if (this.listenerCount('best') === 0) return;
+      if (this.deferral || this.listenerCount('best') === 0) return;
       this.emit('best', {
         family: afi === Afi.IPv4 ? 'ipv4' : 'ipv6',
         prefix: formatKey(key),
@@ -267,10 +264,6 @@ export class Speaker extends EventEmitter<{
       const seconds = gr.selectionDeferralTime ?? 360;
       this.deferral = {
         timer: this.clock.setTimer(seconds * 1000, () => this.endDeferral(`selection deferral timer (${seconds} s) expired`)),
-        touched: new Map([
-          [Afi.IPv4, new Set()],
-          [Afi.IPv6, new Set()],
-        ]),
         checkQueued: false,
       };
     }
@@ -653,12 +646,13 @@ export class Speaker extends EventEmitter<{
     if (!d) return;
     this.deferral = null;
     d.timer.cancel();
-    this.log.info({ reason, prefixes: d.touched.get(Afi.IPv4)!.size + d.touched.get(Afi.IPv6)!.size }, 'graceful restart: route selection deferral ended');
-    // Listeners hear the outcome of every prefix whose best path changed meanwhile, once.
+    this.log.info({ reason, ipv4: this.rib.locRibSize(Afi.IPv4), ipv6: this.rib.locRibSize(Afi.IPv6) }, 'graceful restart: route selection deferral ended');
+    // Listeners hear every best path once; prefixes that came and went meanwhile were never told.
     if (this.listenerCount('best') > 0) {
-      for (const [afi, keys] of d.touched) {
+      for (const afi of AFIS) {
         const family: FamilyName = afi === Afi.IPv4 ? 'ipv4' : 'ipv6';
-        for (const key of keys) {
+        // A copy of the keys: a listener may originate or withdraw while we walk.
+        for (const key of [...this.rib.locRibKeys(afi)]) {
           const best = this.rib.best(afi, key);
           this.emit('best', {
             family,

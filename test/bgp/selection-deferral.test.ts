@@ -46,7 +46,8 @@ describe('selection deferral after our restart (RFC 4724 4.1)', () => {
     openFrom(a, { asn: 65001, bgpId: 0x0a000102, gr: { restarting: false } });
     openFrom(b, { asn: 65002, bgpId: 0x0a000103, gr: { restarting: false } });
     await waitFor(() => s.status().every((p) => p.state === 'Established'), 10_000, 'Established');
-    a.send(update(['192.0.2.0/24']));
+    a.send(update(['192.0.2.0/24', '198.51.100.0/24']));
+    a.send(update([], ['198.51.100.0/24']));
     a.send(update([]));
     await waitFor(() => s.rib.bestOf('192.0.2.0/24') !== null, 10_000, 'route in the Loc-RIB');
     // a is done, b is not: still deferring. Nothing went out, nothing was reported.
@@ -62,6 +63,8 @@ describe('selection deferral after our restart (RFC 4724 4.1)', () => {
     // The held-back outcomes first (one per prefix), then the end.
     expect(log.slice(0, -1)).toEqual(expect.arrayContaining([{ event: 'best', prefix: '192.0.2.0/24', peer: '127.0.1.2' }, { event: 'best', prefix: '10.244.1.0/26', peer: null }]));
     expect(log.at(-1)).toEqual({ event: 'end' });
+    // Came and went during the deferral: never reported, never sent.
+    expect(log.some((e) => e.prefix === '198.51.100.0/24')).toBe(false);
     await waitFor(() => b.ofType('update').some((u) => kindOf(u) === 'eor'), 10_000, 'End-of-RIB to b');
     expect(announcedTo(b).sort()).toEqual(['10.244.1.0/26', '192.0.2.0/24']);
     expect(kindOf(b.ofType('update').at(-1)!)).toBe('eor');

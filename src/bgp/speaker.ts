@@ -117,6 +117,11 @@ export interface PeerConfig {
    * unsigned. Never logged.
    */
   password?: string;
+  /**
+   * RFC 4724 3: the restart time we offer this peer, seconds (0-4095); default the speaker's
+   * `gracefulRestart.restartTime`. Ignored when the speaker does not advertise graceful restart.
+   */
+  gracefulRestartTime?: number;
 }
 
 export interface PeerStatus {
@@ -531,7 +536,7 @@ export class Speaker extends EventEmitter<{
       routerId: this.routerId,
       holdTime: config.holdTime ?? this.opts.holdTime ?? 90,
       families,
-      ...(gr ? { gracefulRestart: { restartTime: gr.restartTime, restarting: !!gr.restarting, forwardingPreserved: !!gr.restarting } } : {}),
+      ...(gr ? { gracefulRestart: { restartTime: config.gracefulRestartTime ?? gr.restartTime, restarting: !!gr.restarting, forwardingPreserved: !!gr.restarting } } : {}),
     };
   }
 

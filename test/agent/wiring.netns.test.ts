@@ -8,7 +8,10 @@
  * - a BGPPeer added and removed at run time, by editing the datastore file; SIGHUP reloads;
  * - a bad edit is refused with an error naming the file, and the running state is kept;
  * - SIGTERM then restart: exit 0, socket gone, routes kept, and no route of ours deleted on any
- *   node while it happens (`ip monitor route`).
+ *   node while it happens (`ip monitor route`);
+ * - BGPConfiguration nodeMeshPassword set and rotated on live agents: the mesh re-keys and comes
+ *   back Established, a node with the wrong password is refused by the others' kernels (TCP MD5
+ *   failures counted), and a BGPPeer that is not in the mesh is left alone.
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
@@ -50,10 +53,12 @@ let pods: PodDef[] = [
   { name: 'odd', node: 'tw-n2', ip: '10.99.0.7' },
 ];
 let peers: string[] = [];
+/** Extra lines for BGPConfiguration default's spec (the mesh password test). */
+let meshSpec = '';
 
 function clusterYaml(): string {
   const docs: string[] = [
-    `apiVersion: tortie.dev/v1alpha1\nkind: BGPConfiguration\nmetadata:\n  name: default\nspec:\n  asNumber: 64512\n  nodeToNodeMeshEnabled: true\n`,
+    `apiVersion: tortie.dev/v1alpha1\nkind: BGPConfiguration\nmetadata:\n  name: default\nspec:\n  asNumber: 64512\n  nodeToNodeMeshEnabled: true\n${meshSpec}`,
   ];
   for (const n of NODES) {
     docs.push(`apiVersion: v1\nkind: Node\nmetadata:\n  name: ${n.name}\nspec:\n  podCIDRs: [${n.block}, ${n.block6}]\nstatus:\n  addresses:\n    - type: InternalIP\n      address: ${n.addr}\n    - type: InternalIP\n      address: ${n.addr6}\n`);
@@ -333,6 +338,54 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
       }
     } finally {
       for (const m of monitors) m.child.kill('SIGKILL');
+    }
+  });
+
+  it('signs the mesh with nodeMeshPassword, re-keys it on rotation, and leaves a non-mesh BGPPeer alone', async () => {
+    const secret = `apiVersion: v1\nkind: Secret\nmetadata: {name: mesh-password, namespace: tortie-system}\nstringData: {one: wiring-mesh-pw-1, two: wiring-mesh-pw-2}\n`;
+    const tor = `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: tor-switch\nspec:\n  peerIP: 198.51.100.50\n  asNumber: 65010\n  node: tw-n1\n`;
+    const usingKey = (key: string) => `  nodeMeshPassword:\n    secretKeyRef: {name: mesh-password, key: ${key}}\n`;
+    /** TcpExt counters of a node's namespace (RFC 2385 segments the kernel refused). */
+    const md5Failures = async (node: string) => {
+      const lines = (await nss.get(node)!.exec('cat', ['/proc/net/netstat'])).stdout.split('\n').filter((l) => l.startsWith('TcpExt:'));
+      const [names, values] = lines.map((l) => l.split(/\s+/));
+      return Number(values[names.indexOf('TCPMD5Failure')]);
+    };
+    const allUp = async () => {
+      for (const n of NODES) await meshUp(n.name);
+    };
+    try {
+      peers = [tor, secret];
+      writeDatastores();
+      await waitFor('the BGPPeer on tw-n1', async () => (await status('tw-n1')).peers.find((p) => p.address === '198.51.100.50'));
+      const n1 = agents.get('tw-n1')!;
+      const from = n1.log().length;
+
+      // The mesh password on every node: each re-creates its mesh sessions, signed.
+      meshSpec = usingKey('one');
+      writeDatastores();
+      await waitFor('tw-n1 re-keyed its mesh', () => n1.log().slice(from).includes('BGP peer 198.51.100.12 added (mesh)'), 30_000, 100);
+      await allUp();
+
+      // tw-n1 alone moves to another password: the others' kernels refuse its signed segments.
+      const before = await md5Failures('tw-n2');
+      meshSpec = usingKey('two');
+      writeFileSync(`${datastoreOf('tw-n1')}.tmp`, clusterYaml());
+      renameSync(`${datastoreOf('tw-n1')}.tmp`, datastoreOf('tw-n1'));
+      await waitFor('tw-n2 refusing tw-n1\'s new signature', async () => (await md5Failures('tw-n2')) > before, 30_000, 200);
+      expect((await status('tw-n1')).peers.filter((p) => p.type === 'mesh' && p.state === 'Established')).toEqual([]);
+
+      // The rest follow: the mesh is whole again.
+      writeDatastores();
+      await allUp();
+      for (const n of NODES) await routesInPlace(n.name);
+      const log = n1.log().slice(from);
+      expect(log).not.toContain('BGP peer 198.51.100.50 removed');
+      expect(log).not.toContain('BGP peer 198.51.100.50 added');
+      expect((await status('tw-n1')).node.configErrors ?? []).toEqual([]);
+      for (const a of agents.values()) expect(a.log()).not.toMatch(/wiring-mesh-pw/);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${dumpLogs()}`, { cause: e });
     }
   });
 });

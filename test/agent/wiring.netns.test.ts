@@ -250,6 +250,11 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
     await waitFor('the BGPPeer on tw-n1', async () => (await status('tw-n1')).peers.find((p) => p.address === '198.51.100.50' && p.type === 'node' && p.asNumber === 65010));
     // Only the node it names.
     expect((await status('tw-n2')).peers.map((p) => p.address)).not.toContain('198.51.100.50');
+    // A filter-only edit updates the live peer (soft reconfiguration) instead of replacing it.
+    peers = [`${peers[0]}  exportFilters:\n    - action: Reject\n      matchOperator: In\n      cidr: 10.66.0.0/16\n`];
+    writeDatastores();
+    await waitFor('the in-place reconfiguration', () => agents.get('tw-n1')!.log().includes('BGP peer 198.51.100.50 reconfigured in place'), 10_000, 50);
+    expect(agents.get('tw-n1')!.log().split('BGP peer 198.51.100.50 added')).toHaveLength(2);
     peers = [];
     writeDatastores();
     await waitFor('the BGPPeer gone from tw-n1', async () => ((await status('tw-n1')).peers.some((p) => p.address === '198.51.100.50') ? undefined : true));
@@ -324,6 +329,8 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
       await meshUp('tw-n1');
       await waitFor('adoption reconciled', () => b.log().includes('routes kept from before the restart reconciled'), 30_000, 100);
       expect(b.log()).toMatch(/"found":\d+/);
+      // RFC 4724 4.1: the speaker deferred selection until the other nodes' End-of-RIB (not its timer).
+      expect(b.log()).toMatch(/"why":"End-of-RIB from every graceful restart peer"/);
       for (const n of NODES) await routesInPlace(n.name);
       for (const m of monitors) {
         const deleted = m.out().split('\n').filter((l) => l.startsWith('Deleted') && l.includes('proto 116'));

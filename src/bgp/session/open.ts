@@ -60,8 +60,8 @@ export function familyKey(afi: Afi, safi: Safi = Safi.Unicast): FamilyKey {
 
 export function buildOpen(cfg: LocalOpenConfig): OpenMessage {
   const caps: Capability[] = cfg.families.map((afi) => ({ kind: 'multiprotocol', afi, safi: Safi.Unicast }));
-  // Not enhanced route refresh (RFC 7313): its BoRR/EoRR demarcation is not implemented yet.
-  caps.push({ kind: 'route-refresh' }, { kind: 'four-octet-as', asn: cfg.localAsn });
+  // RFC 7313 3: enhanced route refresh, so that a refresh is framed by BoRR/EoRR both ways.
+  caps.push({ kind: 'route-refresh' }, { kind: 'enhanced-route-refresh' }, { kind: 'four-octet-as', asn: cfg.localAsn });
   if (cfg.extendedMessage) caps.push({ kind: 'extended-message' });
   if (cfg.gracefulRestart) {
     const gr = cfg.gracefulRestart;

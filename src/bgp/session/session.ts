@@ -151,10 +151,14 @@ export class Session {
     this.dispatch({ type: 'bad-message', error });
   }
 
-  /** Sends a ROUTE-REFRESH (RFC 2918) when the peer supports it; false otherwise. */
+  /**
+   * Sends a ROUTE-REFRESH (RFC 2918) when the peer supports it, or a BoRR/EoRR marker (RFC 7313 3)
+   * when it supports enhanced route refresh; false otherwise.
+   */
   requestRefresh(msg: RouteRefreshMessage): boolean {
     const n = this.negotiated;
     if (!n?.routeRefresh || !this.conn) return false;
+    if (msg.subtype !== 0 && !n.enhancedRouteRefresh) return false;
     this.conn.send(msg);
     return true;
   }

@@ -5,12 +5,15 @@ import { AS_TRANS, Afi, OpenSubcode, Safi } from '../../../src/bgp/wire/constant
 const local: LocalOpenConfig = { localAsn: 64512, routerId: 0x0a000001, holdTime: 90, families: [Afi.IPv4, Afi.IPv6], gracefulRestart: { restartTime: 120, restarting: true, forwardingPreserved: true } };
 
 describe('OPEN', () => {
-  it('carries our capabilities: families, route refresh, 4-octet AS, graceful restart with R and F bits', () => {
+  it('carries our capabilities: families, route refresh (plain and enhanced), 4-octet AS, graceful restart with R and F bits', () => {
     const o = buildOpen({ ...local, localAsn: 4200000001 });
     expect(o.myAsn).toBe(AS_TRANS);
     expect(o.capabilities).toContainEqual({ kind: 'four-octet-as', asn: 4200000001 });
     expect(o.capabilities).toContainEqual({ kind: 'multiprotocol', afi: Afi.IPv6, safi: Safi.Unicast });
     expect(o.capabilities).toContainEqual({ kind: 'route-refresh' });
+    expect(o.capabilities).toContainEqual({ kind: 'enhanced-route-refresh' });
+    const v = validateOpen(buildOpen({ localAsn: 64513, routerId: 2, holdTime: 30, families: [Afi.IPv4] }), local, { peerAsn: 64513 });
+    expect(v.ok && v.negotiated.enhancedRouteRefresh).toBe(true);
     const gr = o.capabilities.find((c) => c.kind === 'graceful-restart');
     expect(gr).toMatchObject({ restarting: true, restartTime: 120, families: [{ afi: 1, safi: 1, forwardingPreserved: true }, { afi: 2, safi: 1, forwardingPreserved: true }] });
   });

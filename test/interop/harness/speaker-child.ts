@@ -17,6 +17,8 @@ import { AFIS } from '../../../src/bgp/rib/rib.ts';
 flushCompileCache();
 
 let speaker: Speaker | null = null;
+/** Selection deferral and enhanced refresh events, in order, for tests to read back. */
+const events: object[] = [];
 const out = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
 
 function routes(): object[] {
@@ -46,10 +48,18 @@ async function handle(op: string, args: unknown[]): Promise<unknown> {
   switch (op) {
     case 'start':
       speaker = new Speaker(args[0] as SpeakerOptions);
+      speaker.on('selection-deferral-end', (e) => events.push({ event: 'selection-deferral-end', at: Date.now(), ...e }));
+      speaker.on('enhanced-refresh', (e) => events.push({ event: 'enhanced-refresh', at: Date.now(), ...e }));
+      speaker.on('end-of-rib', (e) => events.push({ event: 'end-of-rib', at: Date.now(), ...e }));
+      speaker.on('peer-state', (e) => events.push({ event: 'peer-state', at: Date.now(), ...e }));
       await speaker.start();
       return speaker.listenPort;
     case 'addPeer':
       return speaker!.addPeer(args[0] as Parameters<Speaker['addPeer']>[0]);
+    case 'reconfigurePeer':
+      return speaker!.reconfigurePeer(args[0] as Parameters<Speaker['reconfigurePeer']>[0]);
+    case 'events':
+      return { deferred: speaker!.selectionDeferred, events };
     case 'removePeer':
       return speaker!.removePeer(args[0] as string);
     case 'originate':

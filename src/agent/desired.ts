@@ -292,6 +292,7 @@ export function desiredBgp(snapshot: Snapshot, self: Self, opts: DesiredOptions)
         mode: t.fromCluster ? 'mesh' : 'both',
         families: families(key),
         ...(peer.holdTime !== null ? { holdTime: peer.holdTime } : {}),
+        ...(peer.keepaliveTime !== null ? { keepaliveTime: peer.keepaliveTime } : {}),
         // RFC 4724 3: the restart time we offer this peer; Calico's BGPPeer maxRestartTime.
         ...(peer.maxRestartTime !== null ? { gracefulRestartTime: peer.maxRestartTime } : {}),
         ...(peer.routeReflectorClient ? { routeReflectorClient: true } : {}),

@@ -105,6 +105,8 @@ export interface PeerConfig {
   mode?: 'both' | 'active' | 'passive' | 'mesh';
   families?: FamilyName[];
   holdTime?: number;
+  /** Seconds between KEEPALIVEs (default a third of the negotiated hold time; never more). */
+  keepaliveTime?: number;
   routeReflectorClient?: boolean;
   nextHopSelf?: boolean;
   importPolicy?: Policy;
@@ -537,6 +539,7 @@ export class Speaker extends EventEmitter<{
       localAsn: this.opts.localAsn,
       routerId: this.routerId,
       holdTime: config.holdTime ?? this.opts.holdTime ?? 90,
+      ...(config.keepaliveTime !== undefined ? { keepaliveTime: config.keepaliveTime } : {}),
       families,
       ...(gr ? { gracefulRestart: { restartTime: config.gracefulRestartTime ?? gr.restartTime, restarting: !!gr.restarting, forwardingPreserved: !!gr.restarting } } : {}),
     };

@@ -54,12 +54,12 @@ describe('desired BGP configuration', () => {
 
   it('applies BGPPeers by node and nodeSelector; a node-specific peer wins over the mesh; peerSelector picks nodes', async () => {
     const peers =
-      `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: tor\nspec:\n  peerIP: 198.51.100.9\n  asNumber: 65009\n  maxRestartTime: 90s\n  node: a\n---\n` +
+      `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: tor\nspec:\n  peerIP: 198.51.100.9\n  asNumber: 65009\n  maxRestartTime: 90s\n  holdTime: 30s\n  keepaliveTime: 5s\n  node: a\n---\n` +
       `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: other\nspec:\n  peerIP: 198.51.100.8\n  asNumber: 65008\n  node: b\n---\n` +
       `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: rr\nspec:\n  peerSelector: role == 'rr'\n---\n`;
     const withRr = THREE.replace('name: c\n', "name: c\n  labels:\n    role: rr\n");
     const d = desiredBgp(await snapshot(withRr + peers), self, opts);
-    expect(d.peers.get('198.51.100.9')).toMatchObject({ type: 'node', origin: 'BGPPeer tor', config: { asn: 65009, allowClusterRanges: false, mode: 'both', gracefulRestartTime: 90 } });
+    expect(d.peers.get('198.51.100.9')).toMatchObject({ type: 'node', origin: 'BGPPeer tor', config: { asn: 65009, allowClusterRanges: false, mode: 'both', gracefulRestartTime: 90, holdTime: 30, keepaliveTime: 5 } });
     expect(d.peers.get('198.51.100.3')!.config.gracefulRestartTime).toBeUndefined();
     expect(d.peers.has('198.51.100.8')).toBe(false);
     // c is a mesh peer and chosen by the rr BGPPeer: the BGPPeer wins, still dialled one way.

@@ -41,16 +41,18 @@ function pingStats(output: string): { sent: number; received: number } {
 }
 
 describe.each(ROUTERS)('the router (%s)', (router) => {
-  const { lab } = useLab({ nodes: 2, router, agentArgs: ['--advertise-pod-routes'] });
+  const { lab } = useLab({ nodes: 2, router, ipv6: true, agentArgs: ['--advertise-pod-routes'] });
 
-  it('learns every pod block and every pod with its node as next hop; the client reaches a pod on every node', async () => {
+  it('learns every pod block and every pod with its node as next hop (both families); the client reaches a pod on every node', async () => {
     const l = lab();
     await waitForAllSessions(l);
+    expect(await l.waitForRouterRoutes(30_000)).toBe(true);
     for (const n of l.plan.nodes) {
-      await waitForRouterRoute(l, n.podCIDRs[0], n);
       for (const pod of l.pods(n)) await waitForRouterRoute(l, `${pod.ips[0]}/32`, n);
+      const v6 = l.pods(n)[0].ips.find((ip) => ip.includes(':'))!;
+      await waitFor(`the router learns ${v6}/128 via ${n.ipv6}`, async () => routeVia(await l.routerView!.routes('ipv6'), `${v6}/128`) === n.ipv6, 30_000, 300);
     }
-    for (const n of l.plan.nodes) await clientReaches(l, l.pods(n)[0].ips[0]);
+    for (const n of l.plan.nodes) for (const address of l.pods(n)[0].ips) await clientReaches(l, address);
   });
 
   it('a pod added shows in its table via its node, a deleted one leaves it', async () => {

@@ -24,8 +24,9 @@ async function waitForRouterRoute(l: Lab, prefix: string, node: NodePlan, timeou
 }
 
 /**
- * The client's packets follow the router's kernel: BIRD installs its routes there, and for FRR
- * and GoBGP the lab copies them (syncKernel) as `up` does.
+ * The client's packets follow the router's kernel: BIRD and FRR (zebra) install their routes
+ * there; for GoBGP, which has no FIB, the lab copies them (syncKernel) as `up` does. So for GoBGP
+ * the graceful restart test's pings prove the node's side only; its table is checked by polling.
  */
 async function clientReaches(l: Lab, address: string, timeoutMs = 30_000): Promise<void> {
   await waitFor(`the client reaches ${address} through the router`, async () => {

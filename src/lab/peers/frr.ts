@@ -21,6 +21,11 @@ export interface FrrOptions {
   routes?: DaemonRoute[];
   /** Extra lines inside `router bgp`. */
   extraBgp?: string[];
+  /**
+   * bgpd hands its best routes to zebra, which installs them in the namespace's kernel
+   * (`proto bgp`). Off by default (`bgpd -n`): tests query the RIB and big tables stay cheap.
+   */
+  fib?: boolean;
 }
 
 export function frrBgpConfig(o: FrrOptions, dir: string): string {
@@ -108,7 +113,7 @@ export class Frr {
   private async launchBgpd(): Promise<void> {
     await run('rm', ['-f', path.join(this.dir, 'bgpd.pid')]);
     // -n: do not install routes in the kernel (no_kernel); the RIB is what we query.
-    await this.ns.exec(FRR_BGPD, [...this.common('bgpd'), '-n']);
+    await this.ns.exec(FRR_BGPD, [...this.common('bgpd'), ...(this.options.fib ? [] : ['-n'])]);
     this.bgpdPid = await readPid(path.join(this.dir, 'bgpd.pid'));
   }
 

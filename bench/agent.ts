@@ -83,7 +83,8 @@ function datastoreYaml(): string {
 async function startAgent(ns: Netns, dir: string, env: Record<string, string>): Promise<NodeUnderTest & { child: ChildProcess; sock: string }> {
   const sock = join(dir, `tortie-${Date.now()}.sock`);
   const child = ns.spawn(bin, ['agent', '--node-name', NODE.name, '--datastore', `file:${join(dir, 'cluster.yaml')}`, '--control-socket', sock, '--cni-socket', 'off', '--metrics-listen', 'off', '--health-listen', 'off', '--log-level', 'warn', '--log-format', 'json'], {
-    env: { ...process.env, ...env },
+    // AP_AGENT_NODE_OPTIONS adds Node flags to the agent (e.g. --cpu-prof --cpu-prof-dir=DIR to profile it).
+    env: { ...process.env, ...env, NODE_OPTIONS: [env.NODE_OPTIONS, process.env.AP_AGENT_NODE_OPTIONS].filter(Boolean).join(' ') },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

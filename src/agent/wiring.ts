@@ -304,10 +304,12 @@ class Wiring {
     this.log.info({ removed, why }, `routes kept from before the restart reconciled: ${removed} no longer announced were removed`);
   }
 
-  private onBest(e: BestPathEvent): void {
-    // Originated routes are programmed from the model (local routes); learned ones via their next hop.
-    const learned = e.route && e.route.peer !== null ? (e.route.nextHop ?? null) : null;
-    this.routes.setLearned(e.prefix, learned);
+  private onBest(events: BestPathEvent[]): void {
+    for (const e of events) {
+      // Originated routes are programmed from the model (local routes); learned ones via their next hop.
+      const learned = e.route && e.route.peer !== null ? (e.route.nextHop ?? null) : null;
+      this.routes.setLearned(e.prefix, learned);
+    }
   }
 
   // ---- reconcile ---------------------------------------------------------------------------

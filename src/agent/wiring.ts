@@ -135,7 +135,7 @@ class Wiring {
 
   private async startDatastore(): Promise<void> {
     const { config, log, metrics } = this.ctx;
-    this.datastore = openDatastore(config.datastore, { nodeName: config.nodeName, logger: log.child({ component: 'datastore' }) });
+    this.datastore = await openDatastore(config.datastore, { nodeName: config.nodeName, logger: log.child({ component: 'datastore' }) });
     let resyncs = 0;
     this.datastore.on('change', (e) => {
       metrics.datastoreEvent(e.kind, e.type);

@@ -34,12 +34,12 @@ const BIRD_PROTO = 12;
 const bin = new URL('../bin/tortie', import.meta.url).pathname;
 
 /** utime + stime of a process and, recursively, of its live children, in seconds (USER_HZ = 100). */
-function treeCpu(pid: number): number {
+function treeCpu(pid: number, children = true): number {
   let ticks = 0;
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     ticks = Number(fields[11]) + Number(fields[12]);
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
+    for (const task of children ? readdirSync(`/proc/${pid}/task`) : []) {
       const kids = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
       for (const kid of kids ? kids.split(' ') : []) ticks += treeCpu(Number(kid)) * 100;
     }
@@ -150,9 +150,11 @@ export async function run(args: string[]): Promise<BenchReport> {
             if ((await learned(node.protocol)) !== 0) throw new Error(`${node.name}: learned routes in the kernel before the feeder started`);
             const rssBefore = rssMiB(node.pid);
             const cpu0 = treeCpu(node.pid);
+            const own0 = treeCpu(node.pid, false);
             const t = await waitFor('the feeder\'s session', () => feeder.feed(NODE.v4, NODE.asn), 60_000, 200);
             const full = await waitFor('every route in the kernel', async () => ((await learned(node.protocol)) >= n ? Date.now() : undefined), 600_000);
             const installCpu = treeCpu(node.pid) - cpu0;
+            const installOwn = treeCpu(node.pid, false) - own0;
             const rssFull = rssMiB(node.pid);
             const cpu1 = treeCpu(node.pid);
             const closed = Date.now();
@@ -162,7 +164,7 @@ export async function run(args: string[]): Promise<BenchReport> {
             const install = (full - t.established) / 1000;
             const withdraw = (gone - closed) / 1000;
             rows.push([n, node.name, install, installCpu, withdraw, withdrawCpu, Math.round(rssBefore), Math.round(rssFull)]);
-            process.stderr.write(`agent ${n} -> ${node.name}: in kernel ${install.toFixed(2)} s (${installCpu.toFixed(2)} CPU s), gone ${withdraw.toFixed(2)} s (${withdrawCpu.toFixed(2)} CPU s), RSS ${rssBefore.toFixed(0)} -> ${rssFull.toFixed(0)} MiB\n`);
+            process.stderr.write(`agent ${n} -> ${node.name}: in kernel ${install.toFixed(2)} s (${installCpu.toFixed(2)} CPU s, ${installOwn.toFixed(2)} in the main process), gone ${withdraw.toFixed(2)} s (${withdrawCpu.toFixed(2)} CPU s), RSS ${rssBefore.toFixed(0)} -> ${rssFull.toFixed(0)} MiB\n`);
           } finally {
             await node.stop();
           }

@@ -7,7 +7,7 @@
  *       -> speaker.addPeer/removePeer, originate/withdraw   (-> UPDATEs to the other nodes)
  *       -> NodeRoutes.setLocal                              (-> route controller -> netlink)
  *       -> the CNI's node-state file
- *   speaker 'best' -> NodeRoutes.setLearned -> route controller -> netlink
+ *   speaker 'best' (a turn's changes in one array) -> NodeRoutes.setLearned -> route controller -> netlink
  *   speaker 'peer-state' -> metrics, BGPStatus through the datastore
  *
  * Start: datastore first (its first sync), then the node's addresses (annotation, InternalIP,

@@ -7,7 +7,7 @@
  *       -> speaker.addPeer/removePeer, originate/withdraw   (-> UPDATEs to the other nodes)
  *       -> NodeRoutes.setLocal                              (-> route controller -> netlink)
  *       -> the CNI's node-state file
- *   speaker 'best' -> NodeRoutes.setLearned -> route controller -> netlink
+ *   speaker 'best' (a turn's changes in one array) -> NodeRoutes.setLearned -> route controller -> netlink
  *   speaker 'peer-state' -> metrics, BGPStatus through the datastore
  *
  * Start: datastore first (its first sync), then the node's addresses (annotation, InternalIP,
@@ -135,7 +135,7 @@ class Wiring {
 
   private async startDatastore(): Promise<void> {
     const { config, log, metrics } = this.ctx;
-    this.datastore = openDatastore(config.datastore, { nodeName: config.nodeName, logger: log.child({ component: 'datastore' }) });
+    this.datastore = await openDatastore(config.datastore, { nodeName: config.nodeName, logger: log.child({ component: 'datastore' }) });
     let resyncs = 0;
     this.datastore.on('change', (e) => {
       metrics.datastoreEvent(e.kind, e.type);
@@ -304,10 +304,12 @@ class Wiring {
     this.log.info({ removed, why }, `routes kept from before the restart reconciled: ${removed} no longer announced were removed`);
   }
 
-  private onBest(e: BestPathEvent): void {
-    // Originated routes are programmed from the model (local routes); learned ones via their next hop.
-    const learned = e.route && e.route.peer !== null ? (e.route.nextHop ?? null) : null;
-    this.routes.setLearned(e.prefix, learned);
+  private onBest(events: BestPathEvent[]): void {
+    for (const e of events) {
+      // Originated routes are programmed from the model (local routes); learned ones via their next hop.
+      const learned = e.route && e.route.peer !== null ? (e.route.nextHop ?? null) : null;
+      this.routes.setLearned(e.prefix, learned);
+    }
   }
 
   // ---- reconcile ---------------------------------------------------------------------------

@@ -151,6 +151,14 @@ export interface BestPathEvent {
   route: { nextHop: string | undefined; peer: string | null; attrs: AttrSet } | null;
 }
 
+function bestPathEvent(afi: Afi, key: RouteKey, best: { source: { kind: string; address: string }; attrs: AttrSet } | null): BestPathEvent {
+  return {
+    family: afi === Afi.IPv4 ? 'ipv4' : 'ipv6',
+    prefix: formatKey(key),
+    route: best ? { nextHop: best.attrs.nextHop, peer: best.source.kind === 'local' ? null : best.source.address, attrs: best.attrs } : null,
+  };
+}
+
 export class SpeakerError extends Error {
   readonly code: string;
   constructor(code: string, message: string) {
@@ -212,7 +220,11 @@ export function canonicalAddress(a: string): string {
 }
 
 export class Speaker extends EventEmitter<{
-  best: [BestPathEvent];
+  /**
+   * Best-path changes, gathered over an event-loop turn, in the order they happened: a prefix may
+   * appear more than once, and its last entry is its state now.
+   */
+  best: [BestPathEvent[]];
   'peer-state': [{ address: string; from: State; to: State }];
   'peer-error': [{ address: string; error: string }];
   /** The peer's End-of-RIB for a family (RFC 4724 2): its initial table is complete. */
@@ -239,6 +251,12 @@ export class Speaker extends EventEmitter<{
    * Loc-RIB as it stands is reported, with no record of what changed meanwhile.
    */
   private deferral: { timer: TimerHandle; checkQueued: boolean } | null = null;
+  /**
+   * Best-path changes not yet emitted: one `best` event carries a turn's worth (100k prefixes from
+   * a peer's table arrive in a few hundred UPDATEs, and one event per prefix costs more than the
+   * work its listener does).
+   */
+  private bestBatch: BestPathEvent[] = [];
   /** Wire attributes per interned set and family (the encoder's input), computed once. */
   private readonly wireAttrs = [new WeakMap<AttrSet, PathAttributes>(), new WeakMap<AttrSet, PathAttributes>()];
 
@@ -261,11 +279,8 @@ export class Speaker extends EventEmitter<{
     this.rib = new Rib({ localAsn: opts.localAsn, routerId: id, clusterId, clusterRanges: opts.clusterRanges, nextHopReachable: opts.nextHopReachable, sharedSubnet: opts.sharedSubnet });
     this.rib.onBestChange((afi, key, best) => {
       if (this.deferral || this.listenerCount('best') === 0) return;
-      this.emit('best', {
-        family: afi === Afi.IPv4 ? 'ipv4' : 'ipv6',
-        prefix: formatKey(key),
-        route: best ? { nextHop: best.attrs.nextHop, peer: best.source.kind === 'local' ? null : best.source.address, attrs: best.attrs } : null,
-      });
+      this.bestBatch.push(bestPathEvent(afi, key, best));
+      if (this.bestBatch.length === 1) setImmediate(() => this.flushBest());
     });
     const gr = opts.gracefulRestart;
     if (gr?.restarting) {
@@ -660,20 +675,21 @@ export class Speaker extends EventEmitter<{
     // Listeners hear every best path once; prefixes that came and went meanwhile were never told.
     if (this.listenerCount('best') > 0) {
       for (const afi of AFIS) {
-        const family: FamilyName = afi === Afi.IPv4 ? 'ipv4' : 'ipv6';
         // A copy of the keys: a listener may originate or withdraw while we walk.
-        for (const key of [...this.rib.locRibKeys(afi)]) {
-          const best = this.rib.best(afi, key);
-          this.emit('best', {
-            family,
-            prefix: formatKey(key),
-            route: best ? { nextHop: best.attrs.nextHop, peer: best.source.kind === 'local' ? null : best.source.address, attrs: best.attrs } : null,
-          });
-        }
+        for (const key of [...this.rib.locRibKeys(afi)]) this.bestBatch.push(bestPathEvent(afi, key, this.rib.best(afi, key)));
       }
+      this.flushBest();
     }
     this.emit('selection-deferral-end', { reason });
     for (const rt of this.peers.values()) this.scheduleFlush(rt);
+  }
+
+  /** Emits the best-path changes gathered so far, in the order they happened, as one `best` event. */
+  private flushBest(): void {
+    if (this.bestBatch.length === 0) return;
+    const batch = this.bestBatch;
+    this.bestBatch = [];
+    this.emit('best', batch);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -1,13 +1,15 @@
 /**
  * Opening a datastore from the `--datastore` setting: `kubernetes` or `file:PATH`.
  * Everything downstream sees only the Datastore interface (model.ts).
+ *
+ * The Kubernetes side is loaded only when asked for: `@kubernetes/client-node` is ~73 MiB of a
+ * process's memory, which a node on the file datastore (the lab) should not pay.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { DatastoreError, DatastoreErrorCode } from './errors.ts';
 import type { Datastore } from './model.ts';
 import { FileDatastore } from './file/file-datastore.ts';
 import type { FileDatastoreOptions } from './file/file-datastore.ts';
-import { KubernetesDatastore } from './kubernetes/kubernetes-datastore.ts';
 import type { KubernetesDatastoreOptions } from './kubernetes/kubernetes-datastore.ts';
 import type { Logger } from './logger.ts';
 
@@ -29,12 +31,14 @@ export interface OpenDatastoreOptions {
   file?: Partial<FileDatastoreOptions>;
 }
 
-export function openDatastore(spec: DatastoreSpec, options: OpenDatastoreOptions): Datastore {
+export async function openDatastore(spec: DatastoreSpec, options: OpenDatastoreOptions): Promise<Datastore> {
   if (spec.type === 'file') {
     return new FileDatastore({ ...options.file, path: spec.path, nodeName: options.nodeName, secretNamespace: options.secretNamespace, logger: options.logger });
   }
+  const { KubernetesDatastore } = await import('./kubernetes/kubernetes-datastore.ts');
   let kubeConfig = options.kubeConfig;
   if (!kubeConfig) {
+    const { KubeConfig } = await import('@kubernetes/client-node');
     kubeConfig = new KubeConfig();
     kubeConfig.loadFromDefault();
   }
@@ -45,7 +49,6 @@ export type * from './model.ts';
 export { Defaults, Kind, NodeAnnotation, Redacted, TORTIE_API_VERSION, TORTIE_GROUP, TORTIE_VERSION } from './model.ts';
 export { DatastoreError, DatastoreErrorCode, formatIssue } from './errors.ts';
 export { FileDatastore } from './file/file-datastore.ts';
-export { KubernetesDatastore } from './kubernetes/kubernetes-datastore.ts';
 export { parseSelector, selectorMatches } from './selector.ts';
 export { nodesSelectedAsPeers, passwordSecretReferences, peerAppliesToNode, resolvePassword, resolvePeerPassword } from './peers.ts';
 export type { Logger } from './logger.ts';

@@ -58,4 +58,21 @@ describe('NodeRoutes', () => {
     expect(warnings[0]).toContain('route refused by the dataplane');
     expect(routes.has('10.0.7.0/24')).toBe(true);
   });
+
+  it('hands the controller one shared target per next hop, and nothing for a repeated best path', () => {
+    const { nr, ops, routes } = recorder();
+    nr.setLearned('10.0.4.0/24', '198.51.100.4');
+    nr.setLearned('10.0.5.0/24', '198.51.100.4');
+    nr.setLearned('10.0.5.0/24', '198.51.100.4');
+    expect(ops).toHaveLength(2);
+    expect(routes.get('10.0.4.0/24')).toBe(routes.get('10.0.5.0/24'));
+    expect(Object.isFrozen(routes.get('10.0.4.0/24'))).toBe(true);
+    nr.setLearned('10.0.5.0/24', '198.51.100.5');
+    expect(routes.get('10.0.5.0/24')).toEqual({ kind: 'learned', nextHops: ['198.51.100.5'] });
+    // A pod moved to another veth is a change; the same pod again is not.
+    nr.setLocal(new Map([['10.0.9.1/32', 'tor0000000000a']]), new Set());
+    nr.setLocal(new Map([['10.0.9.1/32', 'tor0000000000a']]), new Set());
+    nr.setLocal(new Map([['10.0.9.1/32', 'tor0000000000b']]), new Set());
+    expect(ops.filter((o) => o.startsWith('set 10.0.9.1/32'))).toHaveLength(2);
+  });
 });

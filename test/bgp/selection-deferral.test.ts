@@ -22,7 +22,7 @@ async function setup(deferralSeconds = 360) {
   // Hold time 0: the fake clock runs far ahead and the scripted peers send no keepalives.
   const s = makeSpeaker(cleanups, { routerId: '10.0.1.1', localAsn: 64512, clock, holdTime: 0, gracefulRestart: { restartTime: 60, restarting: true, selectionDeferralTime: deferralSeconds } });
   const log: Array<{ event: string; prefix?: string; peer?: string | null }> = [];
-  s.on('best', (e: BestPathEvent) => log.push({ event: 'best', prefix: e.prefix, peer: e.route?.peer ?? null }));
+  s.on('best', (events: BestPathEvent[]) => log.push(...events.map((e) => ({ event: 'best', prefix: e.prefix, peer: e.route?.peer ?? null }))));
   s.on('selection-deferral-end', () => log.push({ event: 'end' }));
   s.originate('10.244.1.0/26');
   const peers: FakePeer[] = [];

@@ -28,6 +28,24 @@ function update(prefixes: string[], attrs: Partial<UpdateMessage['attrs']> = {},
   };
 }
 
+describe('Speaker best-path events', () => {
+  it('reports the changes of one event-loop turn as one event, in order, the last entry per prefix holding', async () => {
+    const s = speaker({ host: '127.0.0.4', routerId: '10.0.0.4', localAsn: 64512, listen: false });
+    const batches: BestPathEvent[][] = [];
+    s.on('best', (events) => batches.push(events));
+    s.originate('10.1.0.0/24');
+    s.originate('10.2.0.0/24');
+    s.withdraw('10.1.0.0/24');
+    expect(batches).toEqual([]);
+    await new Promise((r) => setImmediate(r));
+    expect(batches.map((b) => b.map((e) => `${e.prefix} ${e.route ? 'up' : 'gone'}`))).toEqual([['10.1.0.0/24 up', '10.2.0.0/24 up', '10.1.0.0/24 gone']]);
+    s.originate('10.3.0.0/24');
+    await new Promise((r) => setImmediate(r));
+    expect(batches.length).toBe(2);
+    expect(batches[1]).toMatchObject([{ family: 'ipv4', prefix: '10.3.0.0/24', route: { peer: null } }]);
+  });
+});
+
 describe('Speaker between two tortie speakers on loopback', () => {
   it('peers over eBGP, exchanges IPv4 and IPv6 routes with attributes, withdraws, and reports status', async () => {
     const a = speaker({ host: '127.0.0.2', routerId: '10.0.0.2', localAsn: 64512, nextHops: { ipv6: '2001:db8::2' } });
@@ -35,7 +53,7 @@ describe('Speaker between two tortie speakers on loopback', () => {
     await a.start();
     await b.start();
     const seenByB: BestPathEvent[] = [];
-    b.on('best', (e) => seenByB.push(e));
+    b.on('best', (events) => seenByB.push(...events));
     a.originate('10.1.0.0/24', { communities: [(64512 * 65536 + 7) >>> 0], largeCommunities: [[64512, 1, 2]], med: 50 });
     a.originate('2001:db8:100::/48');
     // Mesh rule: the lower address (a) dials; b only listens.

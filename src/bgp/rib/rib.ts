@@ -314,10 +314,13 @@ export class Rib {
       return;
     }
     for (const afi of AFIS) {
-      const table = peer.adjIn.get(afi)!;
-      const keys = [...table.keys()];
-      table.clear();
-      for (const k of keys) this.decide(afi, k);
+      // The peer gets a fresh table and the decision walks the old one, which still holds its keys
+      // (no copy of 100k keys into an array); dropped after the walk.
+      const old = peer.adjIn.get(afi)!;
+      if (old.size === 0) continue;
+      peer.adjIn.set(afi, newRouteTable(afi));
+      for (const k of old.keys()) this.decide(afi, k);
+      old.clear();
     }
   }
 
@@ -326,11 +329,13 @@ export class Rib {
     if (!peer.stale) return 0;
     let n = 0;
     for (const a of afi === undefined ? AFIS : [afi]) {
+      // As in peerDown: walk the old table while lookups see a fresh one.
       const s = peer.stale.get(a)!;
-      const keys = [...s.keys()];
+      if (s.size === 0) continue;
+      peer.stale.set(a, newRouteTable(a));
+      n += s.size;
+      for (const k of s.keys()) this.decide(a, k);
       s.clear();
-      n += keys.length;
-      for (const k of keys) this.decide(a, k);
     }
     if (AFIS.every((a) => peer.stale!.get(a)!.size === 0)) peer.stale = null;
     return n;

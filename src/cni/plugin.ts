@@ -14,7 +14,7 @@ import { removeStaleNetnsLinks } from './iproute.ts';
 import { nodeStateAgeSeconds, NodeStateError, readNodeState, type NodeState } from './node-state.ts';
 import { compareVersions, GC_STATUS_MIN_VERSION, resultForVersion, SUPPORTED_VERSIONS, type CniResult } from './types.ts';
 import { hostVethName, hostVethNameForContainer } from './veth-name.ts';
-import { checkPod, GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC, unwirePod, wirePod, type PodAddress } from './wiring.ts';
+import { checkPod, GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC, ipWiring, type PodAddress, type WiringBackend } from './wiring.ts';
 
 export interface Logger {
   error(msg: string): void;
@@ -32,6 +32,8 @@ export interface Invocation {
   /** The raw environment, passed on to delegated plugins. */
   processEnv: NodeJS.ProcessEnv;
   log: Logger;
+  /** `ip` processes (the standalone plugin) or netlink through the agent's relay (CNI server). */
+  wiring: WiringBackend;
 }
 
 /** VERSION needs no configuration beyond an optional cniVersion (CNI spec "VERSION"). */
@@ -46,13 +48,13 @@ export function version(stdin: string): Output {
   return { cniVersion, supportedVersions: [...SUPPORTED_VERSIONS] };
 }
 
-export function parseInvocation(processEnv: NodeJS.ProcessEnv, stdin: string, log: Logger): Invocation {
+export function parseInvocation(processEnv: NodeJS.ProcessEnv, stdin: string, log: Logger, wiring: WiringBackend = ipWiring): Invocation {
   const env = parseEnv(processEnv);
   const conf = parseNetConf(stdin, env.command);
   if ((env.command === 'GC' || env.command === 'STATUS') && compareVersions(conf.cniVersion, GC_STATUS_MIN_VERSION) < 0) {
     throw new CniError(CniCode.IncompatibleVersion, `${env.command} needs cniVersion ${GC_STATUS_MIN_VERSION} or later (the configuration says ${conf.cniVersion})`);
   }
-  return { env, conf, processEnv, log };
+  return { env, conf, processEnv, log, wiring };
 }
 
 /** The host-side veth: from the pod's namespace and name when the runtime passes them. */
@@ -62,7 +64,7 @@ export function hostVethFor(env: CniEnv): string {
   return ns && name ? hostVethName(ns, name) : hostVethNameForContainer(env.containerId);
 }
 
-export function add(inv: Invocation): Output {
+export async function add(inv: Invocation): Promise<Output> {
   const { env, conf, log } = inv;
   if (!existsSync(env.netns)) {
     throw new CniError(CniCode.UnknownContainer, `network namespace ${env.netns} does not exist`);
@@ -73,7 +75,7 @@ export function add(inv: Invocation): Output {
   try {
     const addresses = allocated.addresses;
     if (addresses.length === 0) throw new CniError(CniCode.IpamFailed, 'IPAM returned no address');
-    const { containerMac } = wirePod({ hostVeth, ifname: env.ifname, netnsPath: env.netns, mtu: conf.mtu, addresses }, log.warn);
+    const { containerMac } = await inv.wiring.wire({ hostVeth, ifname: env.ifname, netnsPath: env.netns, mtu: conf.mtu, addresses }, log.warn);
     log.info(`ADD ${env.containerId}/${env.ifname}: ${addresses.map((a) => a.address).join(', ')} via ${hostVeth}`);
     const result: CniResult = {
       cniVersion: conf.cniVersion,
@@ -97,9 +99,9 @@ export function add(inv: Invocation): Output {
   }
 }
 
-export function del(inv: Invocation): Output {
+export async function del(inv: Invocation): Promise<Output> {
   const { env, log } = inv;
-  unwirePod(env.netns, env.ifname, log.warn);
+  await inv.wiring.unwire(env.netns, env.ifname, log.warn);
   ipamFor(inv).del();
   log.info(`DEL ${env.containerId}/${env.ifname}`);
   return undefined;

@@ -9,14 +9,14 @@
  * or waits in line. The built-in IPAM claims addresses with link(2), atomic across threads as
  * across processes. Bad input closes that connection and nothing else; the socket is owner-only.
  */
-import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { clearStaleSocket, listenOwnerOnly } from '../net/unix-socket.ts';
 import { Worker } from 'node:worker_threads';
 import { CniCode, CniError } from './errors.ts';
 import { encodeResponse, RequestDecoder, TAG_ACCEPTED, TAG_GO, type CniRequest, type CniResponse } from './framing.ts';
-import type { WorkerJob, WorkerResult } from './server-worker.ts';
+import type { WorkerConfig, WorkerJob, WorkerResult } from './server-worker.ts';
 import { SUPPORTED_VERSIONS } from './types.ts';
 
 /** Where the agent listens and the shim looks unless the conflist says `agentSocket`. */
@@ -47,7 +47,12 @@ export interface CniServerOptions {
   baseEnv?: NodeJS.ProcessEnv;
   /** Called for each finished invocation and for refused connections. */
   onEvent?: (e: CniServerEvent) => void;
+  /** How workers wire pods: netlink through a relay each (default) or `ip` processes. */
+  wiring?: WorkerConfig['wiring'];
 }
+
+/** Commands that enter CNI_NETNS, which the agent must be able to open. */
+const NETNS_COMMANDS = new Set(['ADD', 'DEL', 'CHECK']);
 
 export type CniServerEvent =
   | { kind: 'done'; command: string; containerId: string; exitCode: number; ms: number; stderr: string }
@@ -75,20 +80,22 @@ class WorkerPool {
   private readonly queue: Job[] = [];
   private readonly baseEnv: NodeJS.ProcessEnv;
   private readonly onFailure: (reason: string) => void;
+  private readonly config: WorkerConfig;
   private closed = false;
 
   private readonly size: number;
 
   /** Threads start on demand, up to `size`: an agent that wires no pods pays for none. */
-  constructor(size: number, baseEnv: NodeJS.ProcessEnv, onFailure: (reason: string) => void) {
+  constructor(size: number, baseEnv: NodeJS.ProcessEnv, onFailure: (reason: string) => void, config: WorkerConfig) {
     this.size = Math.max(1, size);
     this.baseEnv = baseEnv;
     this.onFailure = onFailure;
+    this.config = config;
   }
 
   private spawn(): WorkerSlot {
     // No inherited execArgv or stdio: the worker only computes and posts its result.
-    const worker = new Worker(new URL('./server-worker.ts', import.meta.url), { stdout: true, stderr: true });
+    const worker = new Worker(new URL('./server-worker.ts', import.meta.url), { stdout: true, stderr: true, workerData: this.config });
     worker.unref();
     const slot = new WorkerSlot(worker);
     worker.on('message', (r: WorkerResult) => {
@@ -181,7 +188,9 @@ export class CniServer {
     }
     await this.clearStale();
     const baseEnv = this.options.baseEnv ?? { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
-    this.pool = new WorkerPool(this.options.workers ?? DEFAULT_WORKERS, baseEnv, (reason) => this.options.onEvent?.({ kind: 'worker-failed', reason }));
+    this.pool = new WorkerPool(this.options.workers ?? DEFAULT_WORKERS, baseEnv, (reason) => this.options.onEvent?.({ kind: 'worker-failed', reason }), {
+      wiring: this.options.wiring ?? 'netlink',
+    });
     const server = createServer((socket) => this.serve(socket));
     server.maxConnections = 1024;
     try {
@@ -223,7 +232,14 @@ export class CniServer {
       try {
         if (!request) {
           request = decoder.push(chunk);
-          if (request) socket.write(Buffer.from([TAG_ACCEPTED]));
+          if (!request) return;
+          // Without hostPID the agent cannot see /proc/PID/ns/net of the pod's process: closing
+          // before the accept makes the front end run the standalone plugin, on the host's view.
+          const netns = request.env.CNI_NETNS;
+          if (netns && NETNS_COMMANDS.has(request.env.CNI_COMMAND ?? '') && !existsSync(netns)) {
+            return refuse(`CNI_NETNS ${netns} is not visible to the agent: the front end runs the plugin itself`);
+          }
+          socket.write(Buffer.from([TAG_ACCEPTED]));
           return;
         }
         if (started || chunk.length !== 1 || chunk[0] !== TAG_GO) return refuse('expected the go byte after the request');

@@ -30,7 +30,7 @@ import {
   type NlWriter,
 } from '../dataplane/netlink.ts';
 import { CniCode, CniError } from './errors.ts';
-import { GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC, hostLen, setHostSysctls, type PodAddress, type PodWiring, type WiringBackend } from './wiring.ts';
+import { GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC, hostLen, hostSysctls, type PodAddress, type PodWiring, type WiringBackend } from './wiring.ts';
 
 const EEXIST = 17;
 const ENODEV = 19;
@@ -154,7 +154,14 @@ export class NetlinkWiring implements WiringBackend {
       }
       throw new CniError(CniCode.IoFailure, `configuring ${w.hostVeth} failed at ${steps[i].what}`, describe(ack));
     }
-    setHostSysctls(w.hostVeth, v6);
+    // Through the relay: /proc/sys/net is the namespace of whoever opens it, the relay's here.
+    await Promise.all(
+      hostSysctls(w.hostVeth, v6).map(([key, value]) =>
+        this.nl.writeSysctl(key, value).catch((e: Error) => {
+          throw new CniError(CniCode.IoFailure, `cannot set sysctl ${key.replace(/\//g, '.')}=${value}`, e.message);
+        }),
+      ),
+    );
   }
 
   /**

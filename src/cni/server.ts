@@ -9,7 +9,7 @@
  * or waits in line. The built-in IPAM claims addresses with link(2), atomic across threads as
  * across processes. Bad input closes that connection and nothing else; the socket is owner-only.
  */
-import { existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { clearStaleSocket, listenOwnerOnly } from '../net/unix-socket.ts';
@@ -53,6 +53,32 @@ export interface CniServerOptions {
 
 /** Commands that enter CNI_NETNS, which the agent must be able to open. */
 const NETNS_COMMANDS = new Set(['ADD', 'DEL', 'CHECK']);
+/** Added by the front end: the inode of its PID namespace (the kubelet's, the runtime's). */
+export const CALLER_PIDNS_VAR = 'CNI_TORTIE_PIDNS';
+
+function ownPidNamespace(): string | undefined {
+  try {
+    return statSync('/proc/self/ns/pid', { bigint: true }).ino.toString();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why this server must not run a request itself, or undefined. CNI_NETNS of the form
+ * /proc/PID/ns/net names a process in the caller's PID namespace: in another one (an agent
+ * without hostPID) the same number is some other process, maybe one in the host's network
+ * namespace. A path the agent cannot see at all (a mount it lacks) goes back as well.
+ */
+export function handBackReason(env: Record<string, string>, ownPidns: string | undefined): string | undefined {
+  const netns = env.CNI_NETNS;
+  if (!netns || !NETNS_COMMANDS.has(env.CNI_COMMAND ?? '')) return undefined;
+  if (netns.startsWith('/proc/') && (ownPidns === undefined || env[CALLER_PIDNS_VAR] !== ownPidns)) {
+    return `CNI_NETNS ${netns} names a process in a PID namespace the agent does not share (hostPID): the front end runs the plugin itself`;
+  }
+  if (!existsSync(netns)) return `CNI_NETNS ${netns} is not visible to the agent: the front end runs the plugin itself`;
+  return undefined;
+}
 
 export type CniServerEvent =
   | { kind: 'done'; command: string; containerId: string; exitCode: number; ms: number; stderr: string }
@@ -174,6 +200,7 @@ export class CniServer {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly started = new WeakSet<Socket>();
   private readonly options: CniServerOptions;
+  private readonly pidns = ownPidNamespace();
 
   constructor(path: string, options: CniServerOptions = {}) {
     this.path = path;
@@ -233,12 +260,11 @@ export class CniServer {
         if (!request) {
           request = decoder.push(chunk);
           if (!request) return;
-          // Without hostPID the agent cannot see /proc/PID/ns/net of the pod's process: closing
-          // before the accept makes the front end run the standalone plugin, on the host's view.
-          const netns = request.env.CNI_NETNS;
-          if (netns && NETNS_COMMANDS.has(request.env.CNI_COMMAND ?? '') && !existsSync(netns)) {
-            return refuse(`CNI_NETNS ${netns} is not visible to the agent: the front end runs the plugin itself`);
-          }
+          // Closing before the accept makes the front end run the standalone plugin, which sees
+          // the node as the kubelet does.
+          const handBack = handBackReason(request.env, this.pidns);
+          delete request.env[CALLER_PIDNS_VAR];
+          if (handBack) return refuse(handBack);
           socket.write(Buffer.from([TAG_ACCEPTED]));
           return;
         }

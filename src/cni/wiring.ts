@@ -221,30 +221,34 @@ function ensureHostRoute(a: PodAddress, hostVeth: string, log: Log): void {
   ip([...(a.family === 6 ? ['-6'] : []), 'route', 'replace', prefix, 'dev', hostVeth, 'scope', 'link', 'proto', String(DEFAULT_PROTOCOL)]);
 }
 
-/**
- * Per-interface sysctls of the host side. They are per namespace, so writing /proc/sys from this
- * process sets them in the namespace the plugin runs in, which is the host's.
- */
-export function setHostSysctls(hostVeth: string, v6: boolean): void {
-  const settings: Array<[string, string]> = [
+/** Per-interface sysctls of the host side, as paths under /proc/sys/ and values. */
+export function hostSysctls(hostVeth: string, v6: boolean): Array<[string, string]> {
+  return [
     // Answer ARP for 169.254.1.1 (and anything routable) with the veth's own MAC.
-    [`ipv4/conf/${hostVeth}/proxy_arp`, '1'],
+    [`net/ipv4/conf/${hostVeth}/proxy_arp`, '1'],
     // Proxy ARP replies are otherwise delayed by up to proxy_delay (0.8 s) to prefer real owners.
-    [`ipv4/neigh/${hostVeth}/proxy_delay`, '0'],
+    [`net/ipv4/neigh/${hostVeth}/proxy_delay`, '0'],
     // Forward what the pod sends, whatever the node's default for new interfaces.
-    [`ipv4/conf/${hostVeth}/forwarding`, '1'],
+    [`net/ipv4/conf/${hostVeth}/forwarding`, '1'],
     ...(v6
       ? ([
-          [`ipv6/conf/${hostVeth}/accept_ra`, '0'],
-          [`ipv6/conf/${hostVeth}/forwarding`, '1'],
+          [`net/ipv6/conf/${hostVeth}/accept_ra`, '0'],
+          [`net/ipv6/conf/${hostVeth}/forwarding`, '1'],
         ] as Array<[string, string]>)
       : []),
   ];
-  for (const [key, value] of settings) {
+}
+
+/**
+ * They are per namespace, so writing /proc/sys from this process sets them in the namespace the
+ * plugin runs in, which is the host's.
+ */
+function setHostSysctls(hostVeth: string, v6: boolean): void {
+  for (const [key, value] of hostSysctls(hostVeth, v6)) {
     try {
-      writeFileSync(`/proc/sys/net/${key}`, value);
+      writeFileSync(`/proc/sys/${key}`, value);
     } catch (e) {
-      throw new CniError(CniCode.IoFailure, `cannot set sysctl net/${key.replace(/\//g, '.')}=${value}`, (e as Error).message);
+      throw new CniError(CniCode.IoFailure, `cannot set sysctl ${key.replace(/\//g, '.')}=${value}`, (e as Error).message);
     }
   }
 }

@@ -13,8 +13,8 @@ import { constants as osConstants } from 'node:os';
 import { ensureHelper } from './helper-binary.ts';
 import { decodeMessages, NlWriter, type Decoded } from './netlink.ts';
 
-const OutTag = { HELLO: 0, OPENED: 7, DATAGRAM: 8, END: 9 } as const;
-const InTag = { OPEN: 3, SEND: 4, CLOSE: 5 } as const;
+const OutTag = { HELLO: 0, SYSCTL: 5, OPENED: 7, DATAGRAM: 8, END: 9 } as const;
+const InTag = { SYSCTL: 2, OPEN: 3, SEND: 4, CLOSE: 5 } as const;
 
 export const NetlinkNamespaceErrorCode = {
   /** The namespace file could not be opened or is not a network namespace. */
@@ -23,6 +23,7 @@ export const NetlinkNamespaceErrorCode = {
   RelayFailed: 'TORTIE_NL_RELAY_FAILED',
   /** sendmsg on the namespace socket failed as a whole (no per-message answer). */
   SendFailed: 'TORTIE_NETLINK_SEND_FAILED',
+  SysctlFailed: 'TORTIE_SYSCTL_FAILED',
 } as const;
 
 export class NetlinkNamespaceError extends Error {
@@ -65,9 +66,15 @@ export class NetlinkNamespaces {
   private seq = 1;
   private own: Promise<NamespaceSocket> | undefined;
   private readonly helperPath: string | undefined;
+  private readonly netns: string | undefined;
 
-  constructor(opts: { helperPath?: string } = {}) {
+  /**
+   * `netns`: a namespace file the relay enters first and calls its own (tests run it in theirs);
+   * default: the caller's namespace.
+   */
+  constructor(opts: { helperPath?: string; netns?: string } = {}) {
     this.helperPath = opts.helperPath;
+    this.netns = opts.netns;
   }
 
   nextSeq(): number {
@@ -78,7 +85,7 @@ export class NetlinkNamespaces {
   private start(): Promise<void> {
     if (this.ready) return this.ready;
     const path = this.helperPath ?? ensureHelper();
-    const child = spawn(path, ['--no-monitor'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(path, ['--no-monitor', ...(this.netns ? [this.netns] : [])], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     this.generation++;
     let stderr = '';
@@ -117,7 +124,7 @@ export class NetlinkNamespaces {
       const p = buf.subarray(off + 8, off + 8 + len);
       const head = this.pending[0];
       if (head && tag === OutTag.DATAGRAM) head.datagrams.push(p.subarray(4));
-      else if (head && (tag === OutTag.OPENED || tag === OutTag.END)) {
+      else if (head && (tag === OutTag.OPENED || tag === OutTag.END || tag === OutTag.SYSCTL)) {
         this.pending.shift();
         head.resolve(p, head.datagrams);
       }
@@ -167,6 +174,14 @@ export class NetlinkNamespaces {
     const errno = frame.readInt32LE(4);
     if (errno) throw new NetlinkNamespaceError(NetlinkNamespaceErrorCode.SendFailed, `netlink request failed: ${errnoName(errno)}`, errno);
     return datagrams.flatMap((d) => decodeMessages(d));
+  }
+
+  /** Writes /proc/sys/`path` in the relay's own namespace. */
+  async writeSysctl(path: string, value: string): Promise<void> {
+    const p = Buffer.from(`\0\0\0\0${path}\0${value}`, 'latin1');
+    const { frame } = await this.exchange(InTag.SYSCTL, p);
+    const errno = frame.readInt32LE(4);
+    if (errno) throw new NetlinkNamespaceError(NetlinkNamespaceErrorCode.SysctlFailed, `sysctl ${path}=${value}: ${errnoName(errno)}`, errno);
   }
 
   /** Closes a socket from `open` and its namespace file. */

@@ -95,15 +95,16 @@ describe('netlink wiring (the CNI server path)', () => {
 
   it("tolerates the dataplane's /32 appearing between the veth and the plugin's route, and leaves it alone", async () => {
     const { ns, path } = await podByPid();
-    // What the agent does when it sees the veth: its own route, which must stay as it is.
+    // What the agent does when it sees the veth up: its own route, which must stay as it is.
+    // (The kernel takes a device route only through a link that is up, so up it goes first.)
     relay.between = async () => {
-      await node.host.ip('route', 'add', '10.77.1.3/32', 'dev', 'torc2b', 'scope', 'link', 'proto', String(DEFAULT_PROTOCOL), 'metric', '7');
+      await node.host.ipBatch(['link set torc2b up', `route add 10.77.1.3/32 dev torc2b scope link proto ${DEFAULT_PROTOCOL}`]);
     };
     logs.length = 0;
     await wiring.wire({ hostVeth: 'torc2b', ifname: 'eth0', netnsPath: path, mtu: 1500, addresses: [{ family: 4, address: '10.77.1.3' }] }, log);
     expect(relay.between).toBeUndefined();
-    const routes = (await node.host.ip('route', 'show', 'exact', '10.77.1.3/32')).stdout.trim().split('\n');
-    expect(routes).toEqual([`10.77.1.3 dev torc2b proto ${DEFAULT_PROTOCOL} scope link metric 7`]);
+    const routes = (await node.host.ip('route', 'show', 'exact', '10.77.1.3/32')).stdout.trim().split('\n').map((l) => l.trim());
+    expect(routes).toEqual([`10.77.1.3 dev torc2b proto ${DEFAULT_PROTOCOL} scope link`]);
     expect(logs.join('\n')).not.toContain('replacing');
     expect(await ns.ping(HOST_ADDRESS, { count: 1, timeoutS: 3 })).toBe(true);
     await wiring.unwire(path, 'eth0', log);

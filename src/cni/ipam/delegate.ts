@@ -79,6 +79,13 @@ function errorOf(file: string, command: string, out: ExecOutcome): CniError {
 }
 
 /**
+ * Versions learned by the dance below, per delegate and configured version: the agent's CNI
+ * server runs many invocations in one process, and each would otherwise pay two extra execs
+ * (the refused call and VERSION) on every ADD and DEL.
+ */
+const negotiated = new Map<string, string>();
+
+/**
  * Runs the delegate. When it rejects the configuration's cniVersion (code 1; e.g. host-local
  * stops at 1.0.0 while the conflist says 1.1.0), asks it for VERSION and retries once with the
  * newest version both sides speak. Returns its stdout (parsed) for commands that produce one.
@@ -89,10 +96,18 @@ export function runDelegate(
   config: Record<string, unknown>,
   env: NodeJS.ProcessEnv,
 ): CniResult | undefined {
-  let out = exec(file, command, config, env);
+  const wanted = String(config.cniVersion);
+  const key = `${file}\0${wanted}`;
+  const known = negotiated.get(key);
+  let out = exec(file, command, known ? { ...config, cniVersion: known } : config, env);
   if (out.status !== 0 && parseCode(out.stdout) === CniCode.IncompatibleVersion) {
-    const lower = commonVersion(file, String(config.cniVersion), env);
-    if (lower) out = exec(file, command, { ...config, cniVersion: lower }, env);
+    // Not even the version learned before: the delegate was replaced. Ask again.
+    negotiated.delete(key);
+    const lower = commonVersion(file, wanted, env);
+    if (lower && lower !== known) {
+      negotiated.set(key, lower);
+      out = exec(file, command, { ...config, cniVersion: lower }, env);
+    }
   }
   if (out.status !== 0) throw errorOf(file, command, out);
   if (command !== 'ADD') return undefined;

@@ -9,11 +9,12 @@
  * or waits in line. The built-in IPAM claims addresses with link(2), atomic across threads as
  * across processes. Bad input closes that connection and nothing else; the socket is owner-only.
  */
-import { existsSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { clearStaleSocket, listenOwnerOnly } from '../net/unix-socket.ts';
 import { Worker } from 'node:worker_threads';
+import { BUILTIN_IPAM } from './config.ts';
 import { CniCode, CniError } from './errors.ts';
 import { encodeResponse, RequestDecoder, TAG_ACCEPTED, TAG_GO, type CniRequest, type CniResponse } from './framing.ts';
 import type { WorkerConfig, WorkerJob, WorkerResult } from './server-worker.ts';
@@ -68,9 +69,15 @@ function ownPidNamespace(): string | undefined {
  * Why this server must not run a request itself, or undefined. CNI_NETNS of the form
  * /proc/PID/ns/net names a process in the caller's PID namespace: in another one (an agent
  * without hostPID) the same number is some other process, maybe one in the host's network
- * namespace. A path the agent cannot see at all (a mount it lacks) goes back as well.
+ * namespace. A path the agent cannot see at all (a mount it lacks) goes back as well, and so
+ * does a delegated IPAM plugin the agent cannot find in CNI_PATH (its container lacks
+ * /opt/cni/bin): the front end runs on the host, where both are.
  */
-export function handBackReason(env: Record<string, string>, ownPidns: string | undefined): string | undefined {
+export function handBackReason(env: Record<string, string>, stdin: string, ownPidns: string | undefined): string | undefined {
+  const ipamType = delegatedIpamType(env.CNI_COMMAND ?? '', stdin);
+  if (ipamType !== undefined && !onPath(ipamType, env.CNI_PATH ?? '')) {
+    return `IPAM plugin ${ipamType} is not in CNI_PATH as the agent sees it: the front end runs the plugin itself`;
+  }
   const netns = env.CNI_NETNS;
   if (!netns || !NETNS_COMMANDS.has(env.CNI_COMMAND ?? '')) return undefined;
   if (netns.startsWith('/proc/') && (ownPidns === undefined || env[CALLER_PIDNS_VAR] !== ownPidns)) {
@@ -78,6 +85,29 @@ export function handBackReason(env: Record<string, string>, ownPidns: string | u
   }
   if (!existsSync(netns)) return `CNI_NETNS ${netns} is not visible to the agent: the front end runs the plugin itself`;
   return undefined;
+}
+
+/** The IPAM plugin a command would exec, if any (malformed input is the plugin's to report). */
+function delegatedIpamType(command: string, stdin: string): string | undefined {
+  if (!['ADD', 'DEL', 'CHECK', 'GC'].includes(command)) return undefined;
+  try {
+    const type = (JSON.parse(stdin) as { ipam?: { type?: unknown } }).ipam?.type;
+    return typeof type === 'string' && type !== BUILTIN_IPAM && !type.includes('/') ? type : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function onPath(file: string, cniPath: string): boolean {
+  return cniPath.split(':').some((dir) => {
+    if (!dir) return false;
+    try {
+      accessSync(join(dir, file), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 export type CniServerEvent =
@@ -262,7 +292,7 @@ export class CniServer {
           if (!request) return;
           // Closing before the accept makes the front end run the standalone plugin, which sees
           // the node as the kubelet does.
-          const handBack = handBackReason(request.env, this.pidns);
+          const handBack = handBackReason(request.env, request.stdin, this.pidns);
           delete request.env[CALLER_PIDNS_VAR];
           if (handBack) return refuse(handBack);
           socket.write(Buffer.from([TAG_ACCEPTED]));

@@ -62,6 +62,20 @@ function route(family: 4 | 6, dst: string, protocol: number, scope: number, ifin
   return { family, dst, table: MAIN_TABLE, protocol, type: RouteType.UNICAST, scope, priority: 0, nexthops: [{ ifindex, gateway, onlink: false }] };
 }
 
+/**
+ * The relay failing under a request becomes the CNI error a runtime acts on: try again later (the
+ * next request starts a new relay); anything else netlink-level is an I/O failure.
+ */
+async function relayErrors<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    if (!(e instanceof NetlinkNamespaceError)) throw e;
+    const code = e.code === NetlinkNamespaceErrorCode.RelayFailed ? CniCode.TryAgainLater : CniCode.IoFailure;
+    throw new CniError(code, 'netlink request through the tortie-nl relay failed', e.message);
+  }
+}
+
 export class NetlinkWiring implements WiringBackend {
   private readonly nl: NetlinkNamespaces;
 
@@ -69,7 +83,11 @@ export class NetlinkWiring implements WiringBackend {
     this.nl = nl;
   }
 
-  async wire(w: PodWiring, log: Log): Promise<{ containerMac: string }> {
+  wire(w: PodWiring, log: Log): Promise<{ containerMac: string }> {
+    return relayErrors(this.wireOnce(w, log));
+  }
+
+  private async wireOnce(w: PodWiring, log: Log): Promise<{ containerMac: string }> {
     const nl = this.nl;
     const host = await nl.ownNamespace();
     const pod = await this.openPod(w.netnsPath);
@@ -213,7 +231,11 @@ export class NetlinkWiring implements WiringBackend {
   }
 
   /** DEL: removes the pod's interface (and with it the host side and its routes). */
-  async unwire(netnsPath: string, ifname: string, log: Log): Promise<void> {
+  unwire(netnsPath: string, ifname: string, log: Log): Promise<void> {
+    return relayErrors(this.unwireOnce(netnsPath, ifname, log));
+  }
+
+  private async unwireOnce(netnsPath: string, ifname: string, log: Log): Promise<void> {
     if (!netnsPath) return;
     let pod: NamespaceSocket;
     try {

@@ -77,6 +77,11 @@ export class NetlinkNamespaces {
     this.netns = opts.netns;
   }
 
+  /** PID of the running relay, if any (tests stop it to check recovery). */
+  get relayPid(): number | undefined {
+    return this.child?.pid;
+  }
+
   nextSeq(): number {
     this.seq = this.seq >= 0x7ffffff0 ? 1 : this.seq + 1;
     return this.seq;

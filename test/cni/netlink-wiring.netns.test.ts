@@ -110,7 +110,7 @@ describe('netlink wiring (the CNI server path)', () => {
     await wiring.unwire(path, 'eth0', log);
   });
 
-  it('replaces a /32 that points elsewhere, and undoes everything when the pod side fails', async () => {
+  it('replaces a /32 that points elsewhere, and leaves nothing when the pod side name is taken', async () => {
     const { path } = await podByPid();
     await node.host.ip('route', 'add', 'blackhole', '10.77.1.4/32');
     logs.length = 0;
@@ -123,6 +123,20 @@ describe('netlink wiring (the CNI server path)', () => {
     await expect(again).rejects.toBeInstanceOf(CniError);
     await expect(again).rejects.toMatchObject({ code: 5, message: expect.stringContaining('eth0 already exists') });
     expect(await node.extraHostLinks()).toEqual(['torc2c']);
+    await wiring.unwire(path, 'eth0', log);
+    expect(await node.extraHostLinks()).toEqual([]);
+  });
+
+  it('starts a new relay when the one it had died', async () => {
+    const { ns, path } = await podByPid();
+    await wiring.unwire(path, 'eth0', log); // makes sure a relay runs
+    const pid = relay.relayPid!;
+    process.kill(pid, 'SIGKILL');
+    const deadline = Date.now() + 10_000;
+    while (relay.relayPid === pid && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await wiring.wire({ hostVeth: 'torc2f', ifname: 'eth0', netnsPath: path, mtu: 1500, addresses: [{ family: 4, address: '10.77.1.7' }] }, log);
+    expect(relay.relayPid).not.toBe(pid);
+    expect(await ns.ping(HOST_ADDRESS, { count: 1, timeoutS: 3 })).toBe(true);
     await wiring.unwire(path, 'eth0', log);
     expect(await node.extraHostLinks()).toEqual([]);
   });

@@ -27,14 +27,14 @@ exit 0
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('delegated IPAM version negotiation', () => {
-  it('falls back to the newest common version once, then calls the delegate with it directly', () => {
+  it('falls back to the newest common version once, then calls the delegate with it directly', async () => {
     const config = { cniVersion: '1.1.0', name: 'n', type: 'tortie-cni', ipam: { type: 'old-ipam' } };
     const env = { PATH: process.env.PATH };
-    expect(runDelegate(plugin, 'ADD', config, env)?.ips?.[0].address).toBe('10.1.2.3/24');
+    expect((await runDelegate(plugin, 'ADD', config, env))?.ips?.[0].address).toBe('10.1.2.3/24');
     expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(['ADD 1.1.0', 'VERSION 1.1.0', 'ADD 1.0.0']);
     writeFileSync(log, '');
-    expect(runDelegate(plugin, 'ADD', config, env)?.ips?.[0].address).toBe('10.1.2.3/24');
-    runDelegate(plugin, 'DEL', config, env);
+    expect((await runDelegate(plugin, 'ADD', config, env))?.ips?.[0].address).toBe('10.1.2.3/24');
+    await runDelegate(plugin, 'DEL', config, env);
     expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(['ADD 1.0.0', 'DEL 1.0.0']);
   });
 });

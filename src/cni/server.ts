@@ -113,6 +113,8 @@ function onPath(file: string, cniPath: string): boolean {
 export type CniServerEvent =
   | { kind: 'done'; command: string; containerId: string; exitCode: number; ms: number; stderr: string }
   | { kind: 'refused'; reason: string }
+  /** Closed before the accept on purpose: the front end runs the standalone plugin instead. */
+  | { kind: 'handed-back'; reason: string }
   | { kind: 'worker-failed'; reason: string };
 
 interface Job {
@@ -294,7 +296,11 @@ export class CniServer {
           // the node as the kubelet does.
           const handBack = handBackReason(request.env, request.stdin, this.pidns);
           delete request.env[CALLER_PIDNS_VAR];
-          if (handBack) return refuse(handBack);
+          if (handBack) {
+            this.options.onEvent?.({ kind: 'handed-back', reason: handBack });
+            socket.destroy();
+            return;
+          }
           socket.write(Buffer.from([TAG_ACCEPTED]));
           return;
         }

@@ -217,7 +217,7 @@ describe('tortie-cni shim -> agent CNI server', () => {
         const del = await viaShim({ command: 'DEL', ...c });
         expect(del.exitCode, del.stdout + del.stderr).toBe(0);
         expect(existsSync(marker)).toBe(true);
-        expect(otherLog).toMatch(/^refused CNI_NETNS \/proc\/\d+\/ns\/net names a process in a PID namespace the agent does not share/m);
+        expect(otherLog).toMatch(/^handed-back CNI_NETNS \/proc\/\d+\/ns\/net names a process in a PID namespace the agent does not share/m);
         expect(otherLog).not.toContain('done ');
         expect(await node.extraHostLinks()).toEqual([]);
       } finally {

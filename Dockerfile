@@ -11,9 +11,11 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-# tortie-nl, the dataplane's C relay to NETLINK_ROUTE (src/dataplane/README.md), and the CNI
-# front end (native/tortie-cni-shim.c, static: the kubelet runs it on the host, whatever its libc):
-# built here so that the node image needs no compiler.
+# tortie-nl, the dataplane's C relay to NETLINK_ROUTE (src/dataplane/README.md), the CNI
+# front end (native/tortie-cni-shim.c, static: the kubelet runs it on the host, whatever its libc),
+# and tortie-md5.node, the Node-API addon that sets BGP passwords (TCP MD5,
+# src/bgp/session/tcp-md5.ts), compiled against the headers of this image's own Node
+# (<prefix>/bin/node ships <prefix>/include/node): built here so that the node image needs no compiler.
 FROM ${NODE_IMAGE} AS native
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
@@ -21,7 +23,10 @@ RUN apt-get update \
 WORKDIR /src
 COPY native ./native
 RUN mkdir -p build && cc -O2 -Wall -o build/tortie-nl native/tortie-nl.c \
- && cc -O2 -Wall -static -o build/tortie-cni-shim native/tortie-cni-shim.c
+ && cc -O2 -Wall -static -o build/tortie-cni-shim native/tortie-cni-shim.c \
+ && NODE_INCLUDE="$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")/include/node" \
+ && test -f "$NODE_INCLUDE/node_api.h" \
+ && cc -O2 -Wall -shared -fPIC -I"$NODE_INCLUDE" -o build/tortie-md5.node native/tortie-md5.c
 
 # The CNI plugin as one executable (npm run build:cni bundles it and makes a Node
 # single-executable application): nodes need nothing installed but iproute2 to run it.
@@ -53,12 +58,25 @@ COPY src ./src
 COPY --from=native /src/build/tortie-cni-shim ./tortie-cni
 COPY --from=cni /src/dist/cni/tortie-cni ./tortie-cni-node
 COPY --from=native /src/build/tortie-nl ./build/tortie-nl
-# The route controller runs this relay as it is (no rebuild check, no compiler in the image).
-ENV TORTIE_NL_HELPER=/opt/tortie/build/tortie-nl
+COPY --from=native /src/build/tortie-md5.node ./build/tortie-md5.node
+# The route controller runs this relay, and the speaker loads this addon, as they are (no rebuild
+# check, no compiler in the image).
+ENV TORTIE_NL_HELPER=/opt/tortie/build/tortie-nl \
+    TORTIE_MD5_ADDON=/opt/tortie/build/tortie-md5.node
 COPY --from=cni-plugins /usr/lib/cni/portmap ./cni-plugins/portmap
 # `tortie status` and `tortie routes` inside the container (bin/tortie has a node shebang).
 RUN ln -s /opt/tortie/bin/tortie /usr/local/bin/tortie \
  && install -d -m 0755 /var/run/tortie /var/lib/tortie
+# How Node runs the agent (measured in src/bgp/NOTES.md; `npm run bench -- ingest` reads these
+# lines and runs its speaker the same way):
+# - a 2 MiB young generation: V8 otherwise keeps 16 MiB semi-spaces resident after a burst of
+#   UPDATE decoding; two malloc arenas, not one per thread, for the same reason in glibc.
+# - a compile cache filled here at build time: with it Node loads the stripped JavaScript instead
+#   of running type stripping (amaro's WebAssembly) at every start, which saves ~35 MiB of RSS
+#   and seconds of start-up. The cache is keyed by Node's version and V8's flags, so it is filled
+#   with the same NODE_OPTIONS the agent runs with; `agent --help` loads the agent's modules.
+ENV NODE_OPTIONS=--max-semi-space-size=2 MALLOC_ARENA_MAX=2 NODE_COMPILE_CACHE=/opt/tortie/compile-cache
+RUN node /opt/tortie/bin/tortie agent --help > /dev/null
 # Everything is owned by root and read-only to the process. By default the image runs as the
 # unprivileged `node` user, enough for `tortie version` and `--help` (`status` and `routes` talk
 # to the agent's owner-only control socket: run them where the agent runs, as root). The

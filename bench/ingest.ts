@@ -12,6 +12,8 @@
  * 50 ms and more per call), which matters only for the 10k case.
  */
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Netns, Switch, stopPid, uniqueName } from '../src/netns/netns.ts';
@@ -23,13 +25,30 @@ import type { BenchReport } from './lib/report.ts';
 
 const FEEDER = { v4: '198.51.100.99', asn: 65100 };
 /**
- * How tortie's process runs: a small young generation keeps V8 from holding on to pages that
- * decoding garbage once needed (src/bgp/NOTES.md). Override with TORTIE_NODE_FLAGS="".
+ * How tortie's process runs: with the Node settings of the agent's image (the final stage's ENV in
+ * the Dockerfile: NODE_OPTIONS, MALLOC_ARENA_MAX, and a compile cache filled before the first
+ * measured start, as the image fills its own at build time). Why they matter: src/bgp/NOTES.md.
  */
-const TORTIE_NODE_FLAGS = (process.env.TORTIE_NODE_FLAGS ?? '--max-semi-space-size=2').split(' ').filter(Boolean);
-/** Two malloc arenas, not one per thread: glibc otherwise keeps freed decode buffers resident. */
-const TORTIE_ENV = { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
+function imageNodeEnv(dockerfile: string): Record<string, string> {
+  const lines = dockerfile.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim());
+  const finalStage = lines.slice(lines.map((l) => /^FROM\s/i.test(l)).lastIndexOf(true));
+  const env: Record<string, string> = {};
+  for (const line of finalStage.filter((l) => /^ENV\s/i.test(l))) {
+    for (const m of line.slice(4).matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S+)/g)) env[m[1]] = m[2].replace(/^"|"$/g, '');
+  }
+  return env;
+}
+
+async function tortieEnv(): Promise<Record<string, string>> {
+  const image = imageNodeEnv(await readFile(new URL('../Dockerfile', import.meta.url), 'utf8'));
+  const env: Record<string, string> = { NODE_COMPILE_CACHE: join(tmpdir(), 'tortie-bench-compile-cache') };
+  for (const name of ['NODE_OPTIONS', 'MALLOC_ARENA_MAX']) if (image[name] !== undefined) env[name] = image[name];
+  return env;
+}
+
 const RECEIVER = { v4: '198.51.100.1', asn: 64512 };
+
+const mib = (m: NodeJS.MemoryUsage) => JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v / 2 ** 20)])));
 
 async function rssMiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -84,10 +103,11 @@ interface Receiver {
 
 const neighbor = { name: 'feeder', address: FEEDER.v4, asn: FEEDER.asn, localAddress: RECEIVER.v4, passive: true, families: ['ipv4' as const], holdTime: 240 };
 
-async function startReceiver(kind: string, ns: Netns): Promise<Receiver> {
+async function startReceiver(kind: string, ns: Netns, nodeEnv: Record<string, string>): Promise<Receiver> {
   switch (kind) {
     case 'tortie': {
-      const t = await SpeakerProcess.start(ns, { localAsn: RECEIVER.asn, routerId: RECEIVER.v4, families: ['ipv4'], holdTime: 240 }, ['--expose-gc', ...TORTIE_NODE_FLAGS], TORTIE_ENV);
+      const t = await SpeakerProcess.start(ns, { localAsn: RECEIVER.asn, routerId: RECEIVER.v4, families: ['ipv4'], holdTime: 240 }, [], nodeEnv);
+      process.stderr.write(`tortie memory before any route: ${mib(await t.call<NodeJS.MemoryUsage>('memory'))} MiB\n`);
       await t.addPeer({ address: FEEDER.v4, asn: FEEDER.asn, localAddress: RECEIVER.v4, mode: 'passive', families: ['ipv4'] });
       return {
         name: 'tortie',
@@ -95,7 +115,7 @@ async function startReceiver(kind: string, ns: Netns): Promise<Receiver> {
         count: async () => (await t.count()).ipv4,
         pollMs: 20,
         // A daemon's steady state: garbage from decoding collected (the daemons free theirs as they go).
-        settle: () => t.call<NodeJS.MemoryUsage>('memory').then((m) => void process.stderr.write(`tortie memory after GC: ${JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Math.round(v / 2 ** 20)])))} MiB\n`)),
+        settle: () => t.call<NodeJS.MemoryUsage>('memory').then((m) => void process.stderr.write(`tortie memory after GC: ${mib(m)} MiB\n`)),
         stop: () => t.stop(),
       };
     }
@@ -141,13 +161,19 @@ export async function run(args: string[]): Promise<BenchReport> {
   try {
     await sw.connect(nsF, 'eth0', [`${FEEDER.v4}/24`]);
     await sw.connect(nsR, 'eth0', [`${RECEIVER.v4}/24`]);
+    const nodeEnv = await tortieEnv();
+    if (kinds.some((k) => k.kind === 'tortie')) {
+      // Fills the compile cache, as the image build does: measured starts load no type stripping.
+      await (await SpeakerProcess.start(nsR, { localAsn: RECEIVER.asn, routerId: RECEIVER.v4, families: ['ipv4'] }, [], nodeEnv)).stop();
+      process.stderr.write(`tortie runs with ${JSON.stringify(nodeEnv)}\n`);
+    }
     for (const n of sizes) {
       const feeder = new Feeder(nsF, n);
       await feeder.ready;
       try {
         for (const { kind, cap } of kinds) {
           if (n > cap) continue;
-          const r = await startReceiver(kind, nsR);
+          const r = await startReceiver(kind, nsR, nodeEnv);
           try {
             let t: { established: number; sent: number } | null = null;
             for (let attempt = 0; !t; attempt++) {
@@ -192,8 +218,9 @@ export async function run(args: string[]): Promise<BenchReport> {
     notes: [
       'Seconds from Established until the receiver\'s table holds every prefix (polled: ~20 ms tortie/BIRD, ~100 ms FRR/GoBGP).',
       'RSS of the receiving process (bird, bgpd without zebra, gobgpd, the node process running tortie\'s Speaker,',
-      'read after one full GC; about 88 MiB of it is Node 24 with type stripping and the loaded modules, before any route;',
-      'tortie runs with --max-semi-space-size=2 and MALLOC_ARENA_MAX=2, as the agent should).',
+      'read after one full GC; tortie\'s speaker runs with the Node settings of the agent\'s image (Dockerfile ENV:',
+      'NODE_OPTIONS=--max-semi-space-size=2, MALLOC_ARENA_MAX=2, a warm compile cache): ~54 MiB at start, ~65 MiB',
+      'once the receive path is warmed up (src/bgp/warmup.ts), before any route. The agent\'s own process loads more (Kubernetes client).',
       'Shared 2-core machine: numbers are noisy; run twice.',
     ],
   };

@@ -39,14 +39,17 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -237,6 +240,25 @@ static uint32_t portid_of(int fd) {
   return sa.nl_pid;
 }
 
+/*
+ * Drops the echoes of our own requests (nlmsg_pid == our request socket's port id) in the kernel,
+ * before they are queued: a 100k-route install then costs no 100k notifications to receive and
+ * filter here, and cannot fill the monitor buffer by itself. Route and link notifications carry
+ * one message per datagram. Classic BPF loads words in network byte order, hence htonl. If the
+ * filter cannot be attached, deliver() still filters in user space.
+ */
+static void drop_own_echoes(int fd, uint32_t own_portid) {
+  if (fd < 0) return; /* no monitor socket */
+  struct sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct nlmsghdr, nlmsg_pid)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, htonl(own_portid), 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, 0),
+      BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+  };
+  struct sock_fprog prog = {.len = sizeof code / sizeof code[0], .filter = code};
+  setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog);
+}
+
 static void do_sysctl(const uint8_t *p, size_t len) {
   uint32_t id;
   int32_t err = 0;
@@ -403,6 +425,7 @@ int main(int argc, char **argv) {
     if (setsockopt(mon, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i], sizeof groups[i]) < 0)
       die("NETLINK_ADD_MEMBERSHIP");
   uint32_t own = portid_of(req);
+  drop_own_echoes(mon, own);
   memcpy(out_frame(0, 4), &own, 4);
   flush_out();
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tortie's tests and lab use. Idempotent; needs root.
 set -euo pipefail
-# gcc and libc6-dev build tortie-nl, the dataplane's netlink relay (npm postinstall, or first use).
+# gcc and libc6-dev build tortie-nl (the dataplane's netlink relay), the CNI front end and the
+# TCP MD5 addon for BGP passwords (npm postinstall, or first use).
 pkgs=(gcc libc6-dev iproute2 iputils-ping bird2 frr gobgpd exabgp tshark containernetworking-plugins python3-scapy docker-compose)
 missing=()
 for p in "${pkgs[@]}"; do

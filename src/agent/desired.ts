@@ -7,7 +7,9 @@
  * The rules, after Calico:
  * - Mesh: every other node with an address of the family is a peer (unless
  *   nodeToNodeMeshEnabled is false), at its own AS (annotation) or the cluster's; the lower
- *   address dials (the speaker's `mesh` mode).
+ *   address dials (the speaker's `mesh` mode). nodeMeshPassword signs every mesh session and
+ *   nodeMeshMaxRestartTime is the graceful restart time offered to mesh peers; a password change
+ *   changes every mesh peer's configuration, so the wiring re-creates those sessions.
  * - BGPPeers selecting this node (`node`, `nodeSelector`, or neither for every node): one peer at
  *   `peerIP`, or every node its `peerSelector` picks (at the node's address and AS).
  * - Originated: each pod CIDR of this node as one aggregate, plus a /32 (/128) for every local pod
@@ -20,7 +22,7 @@ import type { PeerConfig, FamilyName } from '../bgp/speaker.ts';
 import type { Policy, PolicyRule } from '../bgp/rib/policy.ts';
 import { canonicalAddress } from '../bgp/speaker.ts';
 import { parsePrefix as ribPrefix, formatKey, keyContains } from '../bgp/rib/prefix.ts';
-import { nodesSelectedAsPeers, peerAppliesToNode } from '../datastore/peers.ts';
+import { nodesSelectedAsPeers, peerAppliesToNode, resolvePassword, resolvePeerPassword } from '../datastore/peers.ts';
 import type { BGPPeer, FilterRule, Node, Snapshot } from '../datastore/model.ts';
 import { PeerType } from './sources.ts';
 
@@ -78,10 +80,16 @@ export const DesiredErrorCode = {
   PeerFamily: 'TORTIE_PEER_FAMILY',
   PeerConflict: 'TORTIE_PEER_CONFLICT',
   BadFilter: 'TORTIE_BAD_FILTER',
+  /**
+   * The Secret a password names (a BGPPeer's, or BGPConfiguration nodeMeshPassword for the mesh)
+   * is missing or lacks the key: the peer is not run unsigned.
+   */
+  PeerPassword: 'TORTIE_PEER_PASSWORD',
   BadAddress: 'TORTIE_BAD_ADDRESS',
 } as const;
 
 const familyOf = (address: string): 4 | 6 => (address.includes(':') ? 6 : 4);
+const meshSubject = 'BGPConfiguration default';
 
 /** A node's BGP address for a family: the annotation, else its first InternalIP of that family. */
 export function nodeAddress(node: Node, family: 4 | 6): string | null {
@@ -175,6 +183,8 @@ export function desiredBgp(snapshot: Snapshot, self: Self, opts: DesiredOptions)
   };
 
   if (cfg.nodeToNodeMeshEnabled) {
+    // RFC 2385: as for a BGPPeer, a mesh with a password runs with it or not at all.
+    const meshPassword = resolvePassword(snapshot, cfg.nodeMeshPassword);
     for (const node of snapshot.nodes.values()) {
       if (node.name === self.name) continue;
       for (const family of [4, 6] as const) {
@@ -189,13 +199,30 @@ export function desiredBgp(snapshot: Snapshot, self: Self, opts: DesiredOptions)
           continue;
         }
         if (ownAddresses.has(key)) continue;
+        if (!meshPassword.ok) {
+          // One message for every mesh peer, so that it is reported once; each peer is named for
+          // the wiring, which keeps a running session as it was.
+          problems.push({ subject: meshSubject, peer: key, code: DesiredErrorCode.PeerPassword, message: `nodeMeshPassword: ${meshPassword.reason}: the mesh password is unknown, so mesh sessions are not started or changed` });
+          continue;
+        }
         put(
           {
             key,
             type: PeerType.Mesh,
             origin: 'mesh',
-            hasPassword: false,
-            config: { address: key, asn: nodeAsn(node, snapshot), port: listenPort, localAddress: local, mode: 'mesh', families: families(key), allowClusterRanges: true, description: `mesh ${node.name}` },
+            hasPassword: meshPassword.password !== null,
+            config: {
+              address: key,
+              asn: nodeAsn(node, snapshot),
+              port: listenPort,
+              localAddress: local,
+              mode: 'mesh',
+              families: families(key),
+              allowClusterRanges: true,
+              description: `mesh ${node.name}`,
+              ...(meshPassword.password !== null ? { password: meshPassword.password } : {}),
+              ...(cfg.nodeMeshMaxRestartTime !== null ? { gracefulRestartTime: cfg.nodeMeshMaxRestartTime } : {}),
+            },
           },
           `Node ${node.name}`,
         );
@@ -222,6 +249,8 @@ export function desiredBgp(snapshot: Snapshot, self: Self, opts: DesiredOptions)
         }
       }
     }
+    // RFC 2385: a peer with a password runs with it or not at all.
+    const password = resolvePeerPassword(snapshot, peer);
     let filterError: string | null = null;
     try {
       if (peer.importFilters.length) importPolicy = filtersToPolicy(peer.importFilters, communityNames, 'import');
@@ -239,6 +268,10 @@ export function desiredBgp(snapshot: Snapshot, self: Self, opts: DesiredOptions)
       }
       if (filterError !== null) {
         problems.push({ subject, peer: key, code: DesiredErrorCode.BadFilter, message: filterError });
+        continue;
+      }
+      if (!password.ok) {
+        problems.push({ subject, peer: key, code: DesiredErrorCode.PeerPassword, message: `${password.reason}: the password for ${key} is unknown, so the session is not started` });
         continue;
       }
       if (ownAddresses.has(key)) {
@@ -259,12 +292,16 @@ export function desiredBgp(snapshot: Snapshot, self: Self, opts: DesiredOptions)
         mode: t.fromCluster ? 'mesh' : 'both',
         families: families(key),
         ...(peer.holdTime !== null ? { holdTime: peer.holdTime } : {}),
+        ...(peer.keepaliveTime !== null ? { keepaliveTime: peer.keepaliveTime } : {}),
+        // RFC 4724 3: the restart time we offer this peer; Calico's BGPPeer maxRestartTime.
+        ...(peer.maxRestartTime !== null ? { gracefulRestartTime: peer.maxRestartTime } : {}),
         ...(peer.routeReflectorClient ? { routeReflectorClient: true } : {}),
         ...(peer.maxPrefixes !== null ? { maxPrefixes: { limit: peer.maxPrefixes, action: 'teardown' as const } } : {}),
         ...(importPolicy ? { importPolicy } : {}),
         ...(exportPolicy ? { exportPolicy } : {}),
         allowClusterRanges: t.fromCluster,
         description: subject,
+        ...(password.password !== null ? { password: password.password } : {}),
       };
       if (config.mode === 'mesh' && !config.localAddress) config.localAddress = local;
       put({ key, type, origin: subject, hasPassword: peer.password !== null, config }, subject);

@@ -82,8 +82,8 @@ class Wiring {
   /** What the model asks that cannot be applied, as of the last reconcile (key -> entry). */
   private modelErrors = new Map<string, ConfigErrorEntry>();
   /** Peers whose End-of-RIB ends the adoption of kernel routes found at start. */
-  private awaitingEor: Set<string> | null = null;
-  private adoptionTimer: NodeJS.Timeout | null = null;
+  /** Kernel routes from before a restart are kept until the speaker's selection deferral ends. */
+  private adopting = false;
   private nodeStateTimer: NodeJS.Timeout | null = null;
 
   constructor(ctx: AgentContext, host: HostNetwork) {
@@ -126,7 +126,6 @@ class Wiring {
       stop: () => {
         this.stopped = true;
         if (this.nodeStateTimer) clearInterval(this.nodeStateTimer);
-        if (this.adoptionTimer) clearTimeout(this.adoptionTimer);
       },
     });
     return this.parts();
@@ -254,7 +253,9 @@ class Wiring {
         ...(bgp.clusterId ? { clusterId: bgp.clusterId } : {}),
         clusterRanges: bgp.clusterRanges,
         listen: { port: bgp.listenPort },
-        gracefulRestart: { restartTime: config.gracefulRestartTime, restarting: this.forwardingPreserved },
+        // With forwarding kept, the speaker defers selection (RFC 4724 4.1) until the peers' End-of-RIB,
+        // bounded by our restart time as the adoption wait was (peers' stale timers are longer).
+        gracefulRestart: { restartTime: config.gracefulRestartTime, restarting: this.forwardingPreserved, selectionDeferralTime: Math.max(1, config.gracefulRestartTime) },
         holdTime: config.holdTime,
         // Third-party next hops towards eBGP peers on the node's subnet (RFC 4271 5.1.3).
         sharedSubnet: sharedSubnetTest(this.subnets.map((s) => s.cidr)),
@@ -275,10 +276,8 @@ class Wiring {
       const p = this.peers.get(e.address);
       blog.warn({ peer: e.address, asn: p?.config.asn, err: e.error }, 'BGP peer error');
     });
-    this.speaker.on('end-of-rib', (e) => {
-      if (!this.awaitingEor?.delete(e.address)) return;
-      if (this.awaitingEor.size === 0) this.endAdoption('every peer sent End-of-RIB');
-    });
+    // Emitted after the held-back best paths, so the sweep sees every route re-learned.
+    this.speaker.on('selection-deferral-end', (e) => this.endAdoption(e.reason));
     try {
       await this.speaker.start();
     } catch (e) {
@@ -290,18 +289,17 @@ class Wiring {
     // Originate first, peers second: the first table each peer gets is complete.
     this.applyOriginated(bgp.originated);
     if (this.routes.adoptedCount > 0) {
-      this.awaitingEor = new Set(bgp.peers.keys());
-      const waitMs = Math.max(1, config.gracefulRestartTime) * 1000;
-      this.adoptionTimer = setTimeout(() => this.endAdoption(`no End-of-RIB from ${[...(this.awaitingEor ?? [])].join(', ')} within ${waitMs / 1000} s`), waitMs);
-      this.adoptionTimer.unref();
-      if (this.awaitingEor.size === 0) this.endAdoption('no peers');
+      this.adopting = true;
+      // Learned routes reach the kernel only when the speaker's selection deferral ends (the
+      // peers' End-of-RIB or its timer); until then the adopted routes keep forwarding.
+      if (bgp.peers.size === 0) this.endAdoption('no peers');
+      else if (!this.speaker.selectionDeferred) this.endAdoption('no selection deferral');
     }
   }
 
   private endAdoption(why: string): void {
-    if (this.adoptionTimer) clearTimeout(this.adoptionTimer);
-    this.adoptionTimer = null;
-    this.awaitingEor = null;
+    if (!this.adopting) return;
+    this.adopting = false;
     const removed = this.routes.sweepAdopted();
     this.log.info({ removed, why }, `routes kept from before the restart reconciled: ${removed} no longer announced were removed`);
   }
@@ -380,11 +378,13 @@ class Wiring {
         this.peers.set(key, want);
         continue;
       }
+      // Only policy changed (filters, communities, next-hop-self, max-prefix): the live session is
+      // updated in place (soft reconfiguration, route refresh) instead of being restarted.
+      if (want && this.reconfigureInPlace(key, want, applied, bgp)) continue;
       // A peer whose new configuration was refused keeps running as it was.
       if (!want && refused.has(key)) continue;
       this.speaker.removePeer(key);
       this.peers.delete(key);
-      this.awaitingEor?.delete(key);
       this.ctx.metrics.forgetPeer(key);
       if (!want) this.log.info({ peer: key, asn: applied.config.asn, type: applied.type, origin: applied.origin }, `BGP peer ${key} removed`);
     }
@@ -399,10 +399,19 @@ class Wiring {
       this.peers.set(key, want);
       this.log.info({ peer: key, asn: want.config.asn, type: want.type, origin: want.origin, port: want.config.port, mode: want.config.mode }, `BGP peer ${key} added (${want.type})`);
     }
-    for (const p of this.peers.values()) {
-      if (p.hasPassword) bgp.problems.push({ subject: p.origin, peer: p.key, code: 'TORTIE_MD5_UNSUPPORTED', message: `a password is configured for ${p.key}, but TCP MD5 (RFC 2385) is not available to Node.js sockets; the session is attempted without it` });
+  }
+
+  /** True when the speaker took the change on the live peer (or refused it, keeping the old one). */
+  private reconfigureInPlace(key: string, want: DesiredPeer, applied: DesiredPeer, bgp: DesiredBgp): boolean {
+    try {
+      if (!this.speaker.reconfigurePeer(want.config)) return false;
+    } catch (e) {
+      bgp.problems.push({ subject: want.origin, peer: key, code: (e as { code?: string }).code ?? 'TORTIE_PEER_REFUSED', message: (e as Error).message });
+      return true;
     }
-    if (this.awaitingEor?.size === 0) this.endAdoption('the remaining peers were removed');
+    this.peers.set(key, want);
+    this.log.info({ peer: key, asn: want.config.asn, type: want.type, origin: want.origin, was: applied.origin }, `BGP peer ${key} reconfigured in place (policy only)`);
+    return true;
   }
 
   private writeNodeState(refresh: boolean): void {

@@ -20,6 +20,8 @@ import { normalizeAddress } from './session/connection.ts';
 import type { State } from './session/fsm.ts';
 import { afiName, type LocalOpenConfig, type Negotiated } from './session/open.ts';
 import { Session, type SessionHandler } from './session/session.ts';
+import { loadTcpMd5, md5Key, TcpMd5Error, TcpMd5ErrorCode } from './session/tcp-md5.ts';
+import { warmUpReceivePath } from './warmup.ts';
 import { encodeAnnouncements, encodeEndOfRib, encodeWithdrawals, endOfRibFamily, EncodeError } from './wire/index.ts';
 import { Afi, BGP_PORT, CeaseSubcode, ErrorCode, RouteRefreshSubtype, Safi } from './wire/constants.ts';
 import type { BgpError, PathAttributes, RouteRefreshMessage, UpdateDecodeResult, UpdateMessage } from './wire/types.ts';
@@ -60,7 +62,18 @@ export interface SpeakerOptions {
     restarting?: boolean;
     /** Seconds a restarted peer's stale routes are kept after it comes back (default 360). */
     staleTime?: number;
+    /**
+     * RFC 4724 4.1 selection deferral: after a restart (`restarting`), best paths are neither
+     * advertised nor reported (`best` events) until every graceful-restart peer has sent End-of-RIB,
+     * or this many seconds have passed (default 360, FRR's select-defer-time).
+     */
+    selectionDeferralTime?: number;
   };
+  /**
+   * RFC 7313 4.2: seconds to keep a peer's routes marked stale after its BoRR if its EoRR never
+   * comes (default 360, like FRR's stale-path time); then what is still stale is purged.
+   */
+  refreshStaleTime?: number;
   /** Next hops we advertise as "self" for the family the session's own address is not in. */
   nextHops?: { ipv4?: string; ipv6?: string };
   nextHopReachable?: (nextHop: string, afi: Afi) => boolean;
@@ -92,6 +105,8 @@ export interface PeerConfig {
   mode?: 'both' | 'active' | 'passive' | 'mesh';
   families?: FamilyName[];
   holdTime?: number;
+  /** Seconds between KEEPALIVEs (default a third of the negotiated hold time; never more). */
+  keepaliveTime?: number;
   routeReflectorClient?: boolean;
   nextHopSelf?: boolean;
   importPolicy?: Policy;
@@ -99,6 +114,17 @@ export interface PeerConfig {
   allowClusterRanges?: boolean;
   maxPrefixes?: MaxPrefixConfig;
   description?: string;
+  /**
+   * RFC 2385 TCP MD5 password (1-80 bytes), on our connections and, through the listener, on the
+   * peer's. When TCP MD5 is unavailable here, `addPeer` refuses the peer rather than run it
+   * unsigned. Never logged.
+   */
+  password?: string;
+  /**
+   * RFC 4724 3: the restart time we offer this peer, seconds (0-4095); default the speaker's
+   * `gracefulRestart.restartTime`. Ignored when the speaker does not advertise graceful restart.
+   */
+  gracefulRestartTime?: number;
 }
 
 export interface PeerStatus {
@@ -143,6 +169,14 @@ interface PeerRuntime {
   flushScheduled: boolean;
   /** Families whose End-of-RIB we sent since the session came up. */
   eorSent: Set<Afi>;
+  /** Families whose End-of-RIB the peer sent since the session came up. */
+  eorReceived: Set<Afi>;
+  /** RFC 7313: families we are re-sending after the peer's refresh request (EoRR when drained). */
+  refreshing: Set<Afi>;
+  /** RFC 7313 4.2: the peer's BoRR came; its EoRR (or this timer) purges what it did not re-send. */
+  refreshTimers: Map<Afi, TimerHandle>;
+  /** RFC 4724 4.1: this peer no longer holds up our selection deferral. */
+  deferralDone: boolean;
   /** What was negotiated on the last Established session (for graceful restart after it drops). */
   lastNegotiated: Negotiated | null;
   /** RFC 4724: restart timer (peer down) or stale timer (peer back). */
@@ -154,6 +188,16 @@ interface PeerRuntime {
 }
 
 const toAfi = (f: FamilyName): Afi => (f === 'ipv4' ? Afi.IPv4 : Afi.IPv6);
+
+/** Peer settings that `reconfigurePeer` can change on a live session (they only filter or rewrite). */
+const SOFT_FIELDS = ['importPolicy', 'exportPolicy', 'allowClusterRanges', 'nextHopSelf', 'maxPrefixes', 'description'] as const;
+
+/** Everything else in a peer's configuration: a change there needs a new session. */
+function sessionShape(c: PeerConfig): string {
+  const rest: Record<string, unknown> = { ...c, address: canonicalAddress(c.address) };
+  for (const f of SOFT_FIELDS) delete rest[f];
+  return JSON.stringify(rest, Object.keys(rest).sort());
+}
 
 /** Canonical text of an address (so that "2001:DB8::1" and Node's "2001:db8::1" meet). */
 export function canonicalAddress(a: string): string {
@@ -173,6 +217,14 @@ export class Speaker extends EventEmitter<{
   'peer-error': [{ address: string; error: string }];
   /** The peer's End-of-RIB for a family (RFC 4724 2): its initial table is complete. */
   'end-of-rib': [{ address: string; family: FamilyName }];
+  /**
+   * RFC 4724 4.1: route selection after our restart is complete (every GR peer's End-of-RIB, or the
+   * deferral timer): the `best` events held back have just been emitted, and peers are being sent
+   * our routes and End-of-RIB.
+   */
+  'selection-deferral-end': [{ reason: string }];
+  /** RFC 7313: a peer's BoRR (routes marked stale), EoRR (stale ones purged) or its timer. */
+  'enhanced-refresh': [{ address: string; family: FamilyName; marker: 'begin' | 'end' | 'timeout'; routes: number }];
 }> {
   readonly rib: Rib;
   private readonly opts: SpeakerOptions;
@@ -181,6 +233,12 @@ export class Speaker extends EventEmitter<{
   private readonly peers = new Map<string, PeerRuntime>();
   private readonly routerId: number;
   private server: Server | null = null;
+  /**
+   * RFC 4724 4.1: while set, best paths are held back from peers and from `best` listeners. It
+   * only ever starts in the constructor, so listeners have heard nothing before it: at its end the
+   * Loc-RIB as it stands is reported, with no record of what changed meanwhile.
+   */
+  private deferral: { timer: TimerHandle; checkQueued: boolean } | null = null;
   /** Wire attributes per interned set and family (the encoder's input), computed once. */
   private readonly wireAttrs = [new WeakMap<AttrSet, PathAttributes>(), new WeakMap<AttrSet, PathAttributes>()];
 
@@ -197,15 +255,31 @@ export class Speaker extends EventEmitter<{
     }
     const clusterId = opts.clusterId !== undefined ? parseIPv4(opts.clusterId) : id;
     if (clusterId === null) throw new SpeakerError('bgp-invalid-cluster-id', `cluster ID "${opts.clusterId}" must be a dotted quad`);
+    for (const [name, v] of [['gracefulRestart.selectionDeferralTime', opts.gracefulRestart?.selectionDeferralTime], ['refreshStaleTime', opts.refreshStaleTime]] as const) {
+      if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new SpeakerError('bgp-invalid-timer', `${name} ${v} must be a number of seconds, 0 or more`);
+    }
     this.rib = new Rib({ localAsn: opts.localAsn, routerId: id, clusterId, clusterRanges: opts.clusterRanges, nextHopReachable: opts.nextHopReachable, sharedSubnet: opts.sharedSubnet });
     this.rib.onBestChange((afi, key, best) => {
-      if (this.listenerCount('best') === 0) return;
+      if (this.deferral || this.listenerCount('best') === 0) return;
       this.emit('best', {
         family: afi === Afi.IPv4 ? 'ipv4' : 'ipv6',
         prefix: formatKey(key),
         route: best ? { nextHop: best.attrs.nextHop, peer: best.source.kind === 'local' ? null : best.source.address, attrs: best.attrs } : null,
       });
     });
+    const gr = opts.gracefulRestart;
+    if (gr?.restarting) {
+      const seconds = gr.selectionDeferralTime ?? 360;
+      this.deferral = {
+        timer: this.clock.setTimer(seconds * 1000, () => this.endDeferral(`selection deferral timer (${seconds} s) expired`)),
+        checkQueued: false,
+      };
+    }
+  }
+
+  /** RFC 4724 4.1: best paths are being held back until the peers' End-of-RIB (after our restart). */
+  get selectionDeferred(): boolean {
+    return this.deferral !== null;
   }
 
   get pool(): AttrPool {
@@ -214,6 +288,7 @@ export class Speaker extends EventEmitter<{
 
   /** Starts listening (when configured). Peers start as they are added. */
   async start(): Promise<void> {
+    warmUpReceivePath();
     if (this.opts.listen === false || this.server) return;
     const port = this.opts.listen?.port ?? BGP_PORT;
     const host = this.opts.listen?.host ?? '::';
@@ -227,6 +302,26 @@ export class Speaker extends EventEmitter<{
       });
     });
     this.server = server;
+    for (const rt of this.peers.values()) {
+      if (rt.config.password === undefined) continue;
+      try {
+        this.setListenerKey(rt.key, rt.config.password);
+      } catch (e) {
+        rt.lastError = (e as Error).message;
+        this.log.error({ peer: rt.key, code: (e as SpeakerError).code }, rt.lastError);
+        this.emit('peer-error', { address: rt.key, error: rt.lastError });
+      }
+    }
+  }
+
+  /** RFC 2385: the peer's key on the listener (accepted connections inherit it); null removes it. */
+  private setListenerKey(key: string, password: string | null): void {
+    if (!this.server) return;
+    try {
+      loadTcpMd5().setListenerKey(this.server, key, password);
+    } catch (e) {
+      throw new SpeakerError(e instanceof TcpMd5Error ? e.code : TcpMd5ErrorCode.SetKey, `peer ${key}: ${(e as Error).message}`);
+    }
   }
 
   /** The port we listen on (useful with port 0). */
@@ -236,6 +331,8 @@ export class Speaker extends EventEmitter<{
   }
 
   async stop(): Promise<void> {
+    this.deferral?.timer.cancel();
+    this.deferral = null;
     for (const rt of [...this.peers.values()]) this.removePeer(rt.config.address);
     const server = this.server;
     this.server = null;
@@ -247,8 +344,11 @@ export class Speaker extends EventEmitter<{
    * NOTIFICATION, so that peers keep our routes as stale until we return, and listening stops.
    */
   async closeForRestart(): Promise<void> {
+    this.deferral?.timer.cancel();
+    this.deferral = null;
     for (const rt of this.peers.values()) {
       rt.removed = true;
+      this.cancelRefreshTimers(rt);
       rt.grTimer?.cancel();
       rt.maxPrefixTimer?.cancel();
       rt.session.abandon();
@@ -275,6 +375,7 @@ export class Speaker extends EventEmitter<{
       passive = compareAddresses(canonicalAddress(config.localAddress), key) > 0;
     }
     const families = (config.families ?? this.opts.families ?? ['ipv4', 'ipv6']).map(toAfi);
+    if (config.password !== undefined) this.checkPassword(key, config.password);
     const rib = this.rib.addPeer({
       id: key,
       address: key,
@@ -285,7 +386,7 @@ export class Speaker extends EventEmitter<{
       exportPolicy: config.exportPolicy,
       allowClusterRanges: config.allowClusterRanges,
     });
-    const rt = { config, key, rib, families, flushScheduled: false, eorSent: new Set(), lastNegotiated: null, grTimer: null, maxPrefixTimer: null, maxPrefixWarned: false, lastError: null, removed: false } as unknown as PeerRuntime;
+    const rt = { config, key, rib, families, flushScheduled: false, eorSent: new Set(), eorReceived: new Set(), refreshing: new Set(), refreshTimers: new Map(), deferralDone: false, lastNegotiated: null, grTimer: null, maxPrefixTimer: null, maxPrefixWarned: false, lastError: null, removed: false } as unknown as PeerRuntime;
     rt.session = new Session(
       {
         peerAddress: key,
@@ -297,12 +398,14 @@ export class Speaker extends EventEmitter<{
         connectRetryTime: this.opts.connectRetryTime ?? 5,
         idleHold: this.opts.idleHold ?? { initialMs: 1000, maxMs: 60_000 },
         clock: this.clock,
+        ...(config.password !== undefined ? { password: config.password } : {}),
       },
       this.handlerFor(rt),
     );
     rib.onPending = () => this.scheduleFlush(rt);
     this.peers.set(key, rt);
     rt.session.start();
+    this.queueDeferralCheck();
   }
 
   /** Stops the peer's session (Cease/Peer De-configured) and withdraws what it gave us. */
@@ -311,11 +414,62 @@ export class Speaker extends EventEmitter<{
     const rt = this.peers.get(key);
     if (!rt) return false;
     rt.removed = true;
+    this.cancelRefreshTimers(rt);
     rt.grTimer?.cancel();
     rt.maxPrefixTimer?.cancel();
     rt.session.stop({ code: ErrorCode.Cease, subcode: CeaseSubcode.PeerDeconfigured, data: new Uint8Array(0), reason: 'peer de-configured' });
     this.peers.delete(key);
+    if (rt.config.password !== undefined) {
+      try {
+        this.setListenerKey(key, null);
+      } catch (e) {
+        this.log.warn({ peer: key }, `cannot remove the TCP MD5 key from the listener: ${(e as Error).message}`);
+      }
+    }
     this.rib.removePeer(rt.rib);
+    this.queueDeferralCheck();
+    return true;
+  }
+
+  /**
+   * Applies a changed configuration to a live peer without restarting its session, when only what
+   * filters or rewrites routes changed (import/export policy, allowClusterRanges, nextHopSelf,
+   * max-prefix, description). Export changes re-derive the Adj-RIB-Out and send the difference;
+   * import changes ask the peer for a route refresh (RFC 2918, framed by BoRR/EoRR under RFC 7313)
+   * so that its routes pass the new policy, or reset the session when it cannot refresh.
+   * Returns false, changing nothing, when anything else changed: then remove and add the peer.
+   */
+  reconfigurePeer(config: PeerConfig): boolean {
+    const key = canonicalAddress(config.address);
+    const rt = this.peers.get(key);
+    if (!rt) return false;
+    if (sessionShape(config) !== sessionShape(rt.config)) return false;
+    const { importChanged, exportChanged } = this.rib.setPolicy(rt.rib, {
+      id: key,
+      address: key,
+      asn: config.asn,
+      routeReflectorClient: config.routeReflectorClient,
+      nextHopSelf: config.nextHopSelf,
+      importPolicy: config.importPolicy,
+      exportPolicy: config.exportPolicy,
+      allowClusterRanges: config.allowClusterRanges,
+    });
+    rt.config = config;
+    if (config.maxPrefixes) this.checkMaxPrefix(rt);
+    const n = rt.session.negotiated;
+    if (importChanged && n) {
+      let asked = true;
+      for (const afi of rt.families) {
+        if (!n.families.has(afi)) continue;
+        asked &&= rt.session.requestRefresh({ type: 'route-refresh', afi, safi: Safi.Unicast, subtype: RouteRefreshSubtype.Normal });
+      }
+      if (!asked) {
+        // RFC 2918 not supported: the only way to see its routes again is a new session.
+        this.log.warn({ peer: key }, 'import policy changed and the peer cannot refresh: resetting the session');
+        rt.session.reset({ code: ErrorCode.Cease, subcode: CeaseSubcode.OtherConfigurationChange, data: new Uint8Array(0), reason: 'import policy changed; peer does not support route refresh' });
+      }
+    }
+    this.log.info({ peer: key, importChanged, exportChanged }, 'peer reconfigured in place');
     return true;
   }
 
@@ -349,6 +503,22 @@ export class Speaker extends EventEmitter<{
     return this.status().find((s) => s.address === key);
   }
 
+  /**
+   * A peer with a password runs signed or not at all (RFC 2385): the password must fit, TCP MD5
+   * must be available, and the listener must take the key, before anything of the peer exists.
+   */
+  private checkPassword(key: string, password: string): void {
+    try {
+      md5Key(password).fill(0);
+      loadTcpMd5();
+    } catch (e) {
+      const code = e instanceof TcpMd5Error ? e.code : TcpMd5ErrorCode.Unavailable;
+      const why = code === TcpMd5ErrorCode.Unavailable ? `TCP MD5 (RFC 2385) is not available here: ${(e as Error).message}` : (e as Error).message;
+      throw new SpeakerError(code, `peer ${key}: a password is configured, but ${why}; the session is not started without it`);
+    }
+    this.setListenerKey(key, password);
+  }
+
   // -------------------------------------------------------------------------------------------
   // Local routes
 
@@ -369,8 +539,9 @@ export class Speaker extends EventEmitter<{
       localAsn: this.opts.localAsn,
       routerId: this.routerId,
       holdTime: config.holdTime ?? this.opts.holdTime ?? 90,
+      ...(config.keepaliveTime !== undefined ? { keepaliveTime: config.keepaliveTime } : {}),
       families,
-      ...(gr ? { gracefulRestart: { restartTime: gr.restartTime, restarting: !!gr.restarting, forwardingPreserved: !!gr.restarting } } : {}),
+      ...(gr ? { gracefulRestart: { restartTime: config.gracefulRestartTime ?? gr.restartTime, restarting: !!gr.restarting, forwardingPreserved: !!gr.restarting } } : {}),
     };
   }
 
@@ -404,7 +575,12 @@ export class Speaker extends EventEmitter<{
         this.emit('peer-error', { address: rt.key, error: info.reason });
         const n = rt.lastNegotiated;
         const graceful = info.graceful && !!n?.peerGracefulRestart && !rt.removed;
+        const refreshing = rt.refreshTimers.size > 0;
+        this.cancelRefreshTimers(rt);
+        rt.refreshing.clear();
         this.rib.peerDown(rt.rib, { keepStale: graceful });
+        // Routes marked stale by an unfinished enhanced refresh (RFC 7313) go with the session.
+        if (!graceful && refreshing) this.rib.purgeStale(rt.rib);
         if (graceful) {
           // RFC 4724 4.2: keep the routes for the peer's restart time; purge if it does not return.
           rt.grTimer?.cancel();
@@ -416,11 +592,7 @@ export class Speaker extends EventEmitter<{
         }
       },
       update: (msg, outcome) => this.onUpdate(rt, msg, outcome),
-      routeRefresh: (msg) => {
-        if (msg.subtype !== RouteRefreshSubtype.Normal || !rt.families.includes(msg.afi)) return;
-        rt.eorSent.delete(msg.afi);
-        this.rib.resend(rt.rib, msg.afi, { full: true });
-      },
+      routeRefresh: (msg) => this.onRouteRefresh(rt, msg),
       writable: () => this.scheduleFlush(rt),
     };
   }
@@ -430,6 +602,8 @@ export class Speaker extends EventEmitter<{
     rt.lastError = null;
     rt.maxPrefixWarned = false;
     rt.eorSent.clear();
+    rt.eorReceived.clear();
+    rt.refreshing.clear();
     // The R bit belongs only to the first OPEN after our restart (RFC 4724 3).
     const local = rt.session.options.local;
     if (local.gracefulRestart?.restarting) rt.session.setLocalOpen({ ...local, gracefulRestart: { ...local.gracefulRestart, restarting: false } });
@@ -453,7 +627,112 @@ export class Speaker extends EventEmitter<{
       }
     }
     this.rib.peerUp(rt.rib, { bgpId: n.peerBgpId, families: n.families, localAddress });
+    // RFC 4724 4.1: peers without graceful restart, or restarting themselves, are not waited for.
+    if (this.deferral && !rt.deferralDone && (!n.peerGracefulRestart || n.peerGracefulRestart.restarting)) {
+      rt.deferralDone = true;
+      this.queueDeferralCheck();
+    }
     this.scheduleFlush(rt);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // RFC 4724 4.1: selection deferral after our own restart
+
+  private queueDeferralCheck(): void {
+    const d = this.deferral;
+    if (!d || d.checkQueued) return;
+    d.checkQueued = true;
+    // Deferred a turn, so that peers added together (the agent adds all at once) are counted.
+    setImmediate(() => {
+      d.checkQueued = false;
+      if (this.deferral !== d) return;
+      const waiting = [...this.peers.values()].filter((rt) => !rt.deferralDone);
+      if (waiting.length === 0) this.endDeferral(this.peers.size ? 'End-of-RIB from every graceful restart peer' : 'no peers');
+    });
+  }
+
+  private endDeferral(reason: string): void {
+    const d = this.deferral;
+    if (!d) return;
+    this.deferral = null;
+    d.timer.cancel();
+    this.log.info({ reason, ipv4: this.rib.locRibSize(Afi.IPv4), ipv6: this.rib.locRibSize(Afi.IPv6) }, 'graceful restart: route selection deferral ended');
+    // Listeners hear every best path once; prefixes that came and went meanwhile were never told.
+    if (this.listenerCount('best') > 0) {
+      for (const afi of AFIS) {
+        const family: FamilyName = afi === Afi.IPv4 ? 'ipv4' : 'ipv6';
+        // A copy of the keys: a listener may originate or withdraw while we walk.
+        for (const key of [...this.rib.locRibKeys(afi)]) {
+          const best = this.rib.best(afi, key);
+          this.emit('best', {
+            family,
+            prefix: formatKey(key),
+            route: best ? { nextHop: best.attrs.nextHop, peer: best.source.kind === 'local' ? null : best.source.address, attrs: best.attrs } : null,
+          });
+        }
+      }
+    }
+    this.emit('selection-deferral-end', { reason });
+    for (const rt of this.peers.values()) this.scheduleFlush(rt);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Route refresh (RFC 2918) and enhanced route refresh (RFC 7313)
+
+  private onRouteRefresh(rt: PeerRuntime, msg: RouteRefreshMessage): void {
+    const n = rt.session.negotiated;
+    // RFC 2918 4 / RFC 7313 5: families not negotiated and unknown subtypes are ignored.
+    if (!n || msg.safi !== Safi.Unicast || !n.families.has(msg.afi)) return;
+    const afi = msg.afi;
+    const family: FamilyName = afi === Afi.IPv4 ? 'ipv4' : 'ipv6';
+    switch (msg.subtype) {
+      case RouteRefreshSubtype.Normal:
+        // RFC 7313 4: our answer is framed by BoRR ... EoRR, so that the peer can purge what we no
+        // longer send. Without the capability, the old behaviour: End-of-RIB again when drained.
+        if (n.enhancedRouteRefresh) {
+          rt.session.requestRefresh({ type: 'route-refresh', afi, safi: Safi.Unicast, subtype: RouteRefreshSubtype.BeginningOfRouteRefresh });
+          rt.refreshing.add(afi);
+        } else {
+          rt.eorSent.delete(afi);
+        }
+        this.rib.resend(rt.rib, afi, { full: true });
+        return;
+      case RouteRefreshSubtype.BeginningOfRouteRefresh: {
+        if (!n.enhancedRouteRefresh) return;
+        // Still in the graceful restart's own stale phase: its End-of-RIB does the purging (as FRR).
+        if (!rt.refreshTimers.has(afi) && rt.rib.stale?.get(afi)?.size) return;
+        const routes = this.rib.markStale(rt.rib, afi);
+        rt.refreshTimers.get(afi)?.cancel();
+        const seconds = this.opts.refreshStaleTime ?? 360;
+        rt.refreshTimers.set(
+          afi,
+          this.clock.setTimer(seconds * 1000, () => {
+            rt.refreshTimers.delete(afi);
+            const purged = this.rib.purgeStale(rt.rib, afi);
+            this.log.warn({ peer: rt.key, family, purged }, `enhanced route refresh: no EoRR within ${seconds} s, stale routes purged`);
+            this.emit('enhanced-refresh', { address: rt.key, family, marker: 'timeout', routes: purged });
+          }),
+        );
+        this.emit('enhanced-refresh', { address: rt.key, family, marker: 'begin', routes });
+        return;
+      }
+      case RouteRefreshSubtype.EndOfRouteRefresh: {
+        const timer = rt.refreshTimers.get(afi);
+        // RFC 7313 4: an EoRR without a BoRR before it is ignored.
+        if (!timer) return;
+        timer.cancel();
+        rt.refreshTimers.delete(afi);
+        const purged = this.rib.purgeStale(rt.rib, afi);
+        if (purged) this.log.info({ peer: rt.key, family, purged }, 'enhanced route refresh: routes not re-sent before EoRR purged');
+        this.emit('enhanced-refresh', { address: rt.key, family, marker: 'end', routes: purged });
+        return;
+      }
+    }
+  }
+
+  private cancelRefreshTimers(rt: PeerRuntime): void {
+    for (const t of rt.refreshTimers.values()) t.cancel();
+    rt.refreshTimers.clear();
   }
 
   private onUpdate(rt: PeerRuntime, msg: UpdateMessage, outcome: UpdateDecodeResult | undefined): void {
@@ -474,6 +753,12 @@ export class Speaker extends EventEmitter<{
     if (eor) {
       const purged = this.rib.purgeStale(rt.rib, eor.afi);
       if (purged) this.log.info({ peer: rt.key, family: afiName(eor.afi), purged }, 'End-of-RIB: stale routes purged');
+      rt.eorReceived.add(eor.afi);
+      const n = rt.session.negotiated;
+      if (this.deferral && !rt.deferralDone && n && [...n.families].every((f) => rt.eorReceived.has(f))) {
+        rt.deferralDone = true;
+        this.queueDeferralCheck();
+      }
       this.emit('end-of-rib', { address: rt.key, family: eor.afi === Afi.IPv4 ? 'ipv4' : 'ipv6' });
       return;
     }
@@ -540,7 +825,8 @@ export class Speaker extends EventEmitter<{
   private flush(rt: PeerRuntime): void {
     const s = rt.session;
     const n = s.negotiated;
-    if (!n || rt.removed) return;
+    // RFC 4724 4.1: nothing goes out, End-of-RIB included, until route selection is complete.
+    if (!n || rt.removed || this.deferral) return;
     let batches = 0;
     for (const afi of rt.families) {
       if (!n.families.has(afi)) continue;
@@ -560,6 +846,10 @@ export class Speaker extends EventEmitter<{
             // RFC 4724 2: End-of-RIB once the initial table is sent (for every family, GR or not).
             rt.eorSent.add(afi);
             s.write(encodeEndOfRib({ afi, safi: Safi.Unicast }));
+          }
+          if (rt.refreshing.delete(afi)) {
+            // RFC 7313 4: the refresh we answered is complete.
+            s.requestRefresh({ type: 'route-refresh', afi, safi: Safi.Unicast, subtype: RouteRefreshSubtype.EndOfRouteRefresh });
           }
           break;
         }

@@ -137,6 +137,11 @@ function v4Key(s: string): string | null {
   return i < s.length ? s : `${s}/32`;
 }
 
+/** The canonical key (`a.b.c.d/len`) of canonical IPv4 text, with or without a length; else null. */
+export function canonicalV4Key(s: string): string | null {
+  return v4Key(s);
+}
+
 /**
  * For the netlink encoder: a canonical IPv4 prefix as `address * 64 + length` (a safe integer),
  * or -1 for anything else (IPv6, or text that needs the careful parser).

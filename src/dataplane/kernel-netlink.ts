@@ -12,16 +12,18 @@
  * - A separate C process built by `cc` needs no Node headers, cannot crash the agent, enters any
  *   namespace with setns(2) (tests never touch the root namespace), and leaves all message
  *   encoding to TypeScript (netlink.ts), where it is unit-tested. Requests are pipelined: up to
- *   WINDOW in flight, packed many to a sendmsg, acks collected as they come.
+ *   WINDOW in flight, packed PER_SEND to a sendmsg, only the last of which asks for an ack (the
+ *   kernel reports failures regardless, in order, so that ack vouches for the rest).
  * - Bursts: the monitor socket has a 32 MiB receive buffer and is drained by the relay, not by our
  *   event loop; if it still overflows the kernel says ENOBUFS, the relay reports it, and the
- *   controller does a full resync (see route-controller.ts). Our own changes are filtered out of
- *   the monitor stream by port id, so a 100k-route install does not flood it.
+ *   controller does a full resync (see route-controller.ts). Our own changes are dropped from
+ *   the monitor stream in the kernel (a socket filter on the sender's port id), so a 100k-route
+ *   install does not flood it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { ensureHelper } from './helper-binary.ts';
-import { KernelError, type Kernel, type KernelEvent, type OpResult, type RouteOp } from './kernel.ts';
+import { KernelError, type Kernel, type KernelEvent, type OpResult, type RouteOps } from './kernel.ts';
 import { decodeMessages, encodeLinkDump, encodeRouteDump, encodeRouteOp, Flag, MsgType, NlWriter, type KernelLink, type KernelRoute } from './netlink.ts';
 
 const Tag = { HELLO: 0, REQUEST: 1, MONITOR: 2, MONITOR_LOST: 3, REQUEST_FAILED: 4, SYSCTL: 5, ACK_RUN: 6 } as const;
@@ -52,6 +54,19 @@ interface Batch {
   reject: (e: Error) => void;
 }
 
+/**
+ * One sendmsg's worth of a batch: operations `from` .. `to - 1`, framed for the relay. Only the
+ * last request asks for an ack; when it comes (or its error), every earlier request of the chunk
+ * without an error has succeeded, since the kernel answers one socket in order.
+ */
+interface Chunk {
+  batch: Batch;
+  from: number;
+  to: number;
+  lastSeq: number;
+  frame: Buffer;
+}
+
 export interface NetlinkKernelOptions {
   /** A namespace name (`/run/netns/NAME`) or path; absent: the agent's own namespace. */
   netns?: string;
@@ -71,8 +86,9 @@ export class NetlinkKernel implements Kernel {
   /** Batches with operations in flight (few at a time: acks are matched by sequence range). */
   private batches = new Set<Batch>();
   private sysctls = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-  private queue: Buffer[] = [];
-  private queueCounts: number[] = [];
+  /** Chunks waiting for the window, and chunks sent and not yet acknowledged, both in order. */
+  private queue: Chunk[] = [];
+  private sent: Chunk[] = [];
   private inFlight = 0;
   private closed = false;
   private ready: Promise<void> | undefined;
@@ -139,7 +155,7 @@ export class NetlinkKernel implements Kernel {
     for (const s of this.sysctls.values()) s.reject(err);
     this.sysctls.clear();
     this.queue = [];
-    this.queueCounts = [];
+    this.sent = [];
     this.inFlight = 0;
   }
 
@@ -165,13 +181,11 @@ export class NetlinkKernel implements Kernel {
             const batch = this.batchOf(m.seq);
             if (batch) {
               const index = m.seq - batch.firstSeq;
-              if (batch.results[index] !== undefined) continue;
-              this.inFlight--;
-              batch.results[index] = m.errno ? { errno: m.errno, message: m.message } : OK;
-              if (--batch.remaining === 0) {
-                this.batches.delete(batch);
-                batch.resolve(batch.results);
+              if (batch.results[index] === undefined) {
+                batch.results[index] = m.errno ? { errno: m.errno, message: m.message } : OK;
+                batch.remaining--;
               }
+              this.acked(m.seq, m.seq);
               continue;
             }
             const dump = this.dumps.get(m.seq);
@@ -202,34 +216,10 @@ export class NetlinkKernel implements Kernel {
           }
         }
         break;
-      case Tag.ACK_RUN: {
-        // first..last all succeeded (the relay folds good acks into runs).
-        let seq = p.readUInt32LE(0);
-        const last = p.readUInt32LE(4);
-        while (seq <= last) {
-          const batch = this.batchOf(seq);
-          if (!batch) {
-            seq++;
-            continue;
-          }
-          const end = Math.min(last, batch.firstSeq + batch.results.length - 1);
-          let done = 0;
-          for (let i = seq - batch.firstSeq, stop = end - batch.firstSeq; i <= stop; i++) {
-            if (batch.results[i] === undefined) {
-              batch.results[i] = OK;
-              done++;
-            }
-          }
-          this.inFlight -= done;
-          batch.remaining -= done;
-          if (batch.remaining === 0) {
-            this.batches.delete(batch);
-            batch.resolve(batch.results);
-          }
-          seq = end + 1;
-        }
+      case Tag.ACK_RUN:
+        // first..last were acked (the relay folds good acks into runs).
+        this.acked(p.readUInt32LE(0), p.readUInt32LE(4));
         break;
-      }
       case Tag.MONITOR_LOST:
         this.emit({ kind: 'lost', reason: 'route notifications lost: netlink receive buffer overflowed (ENOBUFS)' });
         break;
@@ -253,6 +243,31 @@ export class NetlinkKernel implements Kernel {
     }
   }
 
+  /**
+   * Requests first..last were answered: every sent chunk up to the last one whose final request
+   * is among them is complete, and its requests without an error succeeded.
+   */
+  private acked(first: number, last: number): void {
+    const inRun = (c: Chunk) => c.lastSeq >= first && c.lastSeq <= last;
+    // Replies come in order, so the chunk answered is nearly always the oldest one.
+    let upto = this.sent.findIndex(inRun);
+    if (upto < 0) return;
+    while (upto + 1 < this.sent.length && inRun(this.sent[upto + 1])) upto++;
+    for (const c of this.sent.splice(0, upto + 1)) {
+      const b = c.batch;
+      let done = 0;
+      for (let i = c.from; i < c.to; i++) {
+        if (b.results[i] === undefined) {
+          b.results[i] = OK;
+          done++;
+        }
+      }
+      this.inFlight -= c.to - c.from;
+      b.remaining -= done;
+      if (b.remaining === 0 && this.batches.delete(b)) b.resolve(b.results);
+    }
+  }
+
   private batchOf(seq: number): Batch | undefined {
     for (const b of this.batches) if (seq >= b.firstSeq && seq < b.firstSeq + b.results.length) return b;
     return undefined;
@@ -270,11 +285,25 @@ export class NetlinkKernel implements Kernel {
     this.child!.stdin!.write(Buffer.concat([h, payload]));
   }
 
-  /** Sends queued route requests while the window allows. */
+  /** Sends queued route requests while the window allows, in one write where it can. */
   private pump(): void {
-    while (this.queue.length && this.inFlight + this.queueCounts[0] <= WINDOW && this.child) {
-      this.inFlight += this.queueCounts.shift()!;
-      this.send(InTag.NETLINK, this.queue.shift()!);
+    const stdin = this.child?.stdin;
+    if (!stdin || !this.queue.length) return;
+    let n = 0;
+    while (n < this.queue.length && this.inFlight + (this.queue[n].to - this.queue[n].from) <= WINDOW) {
+      const c = this.queue[n++];
+      this.inFlight += c.to - c.from;
+      this.sent.push(c);
+    }
+    if (n === 0) return;
+    const chunks = this.queue.splice(0, n);
+    // Chunks of one slice sit back to back in one buffer: send them as one view when they do.
+    const first = chunks[0].frame;
+    const last = chunks[n - 1].frame;
+    if (n > 1 && first.buffer === last.buffer && last.byteOffset + last.length - first.byteOffset === chunks.reduce((t, c) => t + c.frame.length, 0)) {
+      stdin.write(Buffer.from(first.buffer, first.byteOffset, last.byteOffset + last.length - first.byteOffset));
+    } else {
+      for (const c of chunks) stdin.write(c.frame);
     }
   }
 
@@ -304,34 +333,55 @@ export class NetlinkKernel implements Kernel {
     return (await this.dump((w, seq) => encodeLinkDump(w, seq))).links;
   }
 
-  async apply(ops: RouteOp[]): Promise<OpResult[]> {
-    if (ops.length === 0) return [];
+  async apply(ops: RouteOps): Promise<OpResult[]> {
+    const n = ops.kinds.length;
+    if (n === 0) return [];
     await this.start();
-    // A batch takes a contiguous range of sequence numbers, so acks find it by arithmetic.
-    if (this.seq + ops.length >= 0xfffffff0) this.seq = 1;
+    // A batch takes a contiguous range of sequence numbers, so acks find it by arithmetic. The
+    // whole range is taken now: a dump or sysctl between two slices must not land inside it.
+    if (this.seq + n >= 0xfffffff0) this.seq = 0;
     let batch!: Batch;
     const done = new Promise<OpResult[]>((resolve, reject) => {
-      batch = { firstSeq: this.seq + 1, results: new Array(ops.length), remaining: ops.length, resolve, reject };
+      batch = { firstSeq: this.seq + 1, results: new Array(n), remaining: n, resolve, reject };
     });
+    this.seq += n;
     this.batches.add(batch);
     // Encode a slice, send it, and let acks in before the next one: the kernel (in the relay's
-    // process, on another core) inserts routes while we are still encoding.
-    const w = this.writer;
-    for (let start = 0; start < ops.length; start += PER_SEND * 16) {
-      const end = Math.min(ops.length, start + PER_SEND * 16);
-      for (let at = start; at < end; at += PER_SEND) {
-        const stop = Math.min(end, at + PER_SEND);
-        for (let index = at; index < stop; index++) {
-          encodeRouteOp(w, ops[index].op, ops[index].route, this.nextSeq());
-        }
-        this.queue.push(w.take());
-        this.queueCounts.push(stop - at);
-      }
+    // process, on another core) inserts routes while we are still encoding. A slice is encoded
+    // into one buffer, a relay frame (one sendmsg) per PER_SEND requests, acked on the last.
+    for (let start = 0; start < n; start += PER_SEND * 16) {
+      const end = Math.min(n, start + PER_SEND * 16);
+      this.encodeSlice(ops, batch, start, end);
       this.pump();
-      if (end < ops.length) await new Promise((r) => setImmediate(r));
+      if (end < n) await new Promise((r) => setImmediate(r));
       if (!this.batches.has(batch)) break; // the relay died and failAll rejected the batch
     }
     return done;
+  }
+
+  /**
+   * Encodes operations start..end-1 into one buffer and queues them as chunks (a plain method,
+   * not a loop inside the async apply, so V8 optimizes it once rather than on the stack per call).
+   */
+  private encodeSlice(ops: RouteOps, batch: Batch, start: number, end: number): void {
+    const w = this.writer;
+    const frames: Array<{ at: number; from: number; to: number }> = [];
+    for (let at = start; at < end; at += PER_SEND) {
+      const stop = Math.min(end, at + PER_SEND);
+      const frameAt = w.len;
+      w.reserve(8);
+      w.len += 8;
+      for (let index = at; index < stop; index++) encodeRouteOp(w, ops.kinds[index], ops.routes[index], batch.firstSeq + index, index === stop - 1);
+      w.buf.writeUInt32LE(w.len - frameAt - 8, frameAt);
+      w.buf.writeUInt32LE(InTag.NETLINK, frameAt + 4); // tag, then 3 zero bytes
+      frames.push({ at: frameAt, from: at, to: stop });
+    }
+    const bytes = w.take();
+    for (let i = 0; i < frames.length; i++) {
+      const f = frames[i];
+      const next = i + 1 < frames.length ? frames[i + 1].at : bytes.length;
+      this.queue.push({ batch, from: f.from, to: f.to, lastSeq: batch.firstSeq + f.to - 1, frame: bytes.subarray(f.at, next) });
+    }
   }
 
   async writeSysctl(path: string, value: string): Promise<void> {

@@ -201,36 +201,45 @@ function writeRtmsg(w: NlWriter, family: Family | 0, dstLen: number, table: numb
 export type RouteOpKind = 'add' | 'replace' | 'delete';
 
 /**
- * Appends one RTM_NEWROUTE or RTM_DELROUTE with NLM_F_ACK. `add` uses CREATE|EXCL so that a route
+ * Appends one RTM_NEWROUTE or RTM_DELROUTE, with NLM_F_ACK unless `ack` is false: the kernel
+ * answers every failed request whatever its flags, and answers one socket's requests in order, so a
+ * batch needs an ack on its last request only (the rest succeeded if no error came before it).
+ * `add` uses CREATE|EXCL so that a route
  * that appeared since our last look (perhaps someone else's) fails with EEXIST instead of being
  * overwritten; `replace` is only used where our own route holds the slot. Deletes name our
  * protocol, which the kernel matches (fib_table_delete, ip6_route_del): a foreign route with the
  * same prefix can never be deleted by mistake.
  */
-export function encodeRouteOp(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number): void {
+export function encodeRouteOp(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number, ack = true): void {
   // IPv4 (nearly every route) is written straight from its text; IPv6 goes through parsePrefix.
   const v4 = r.family === 4 ? v4AddressAndLength(r.dst) : -1;
-  if (v4 >= 0 && r.nexthops.length <= 1 && (r.nexthops.length === 0 || r.nexthops[0].gateway === undefined)) encodeV4Plain(w, op, r, seq, v4);
-  else encodeRouteOpGeneral(w, op, r, seq, v4);
+  const gw = v4 >= 0 && r.nexthops.length === 1 && r.nexthops[0].gateway !== undefined ? v4AddressAndLength(r.nexthops[0].gateway) : -1;
+  if (v4 >= 0 && r.nexthops.length <= 1 && (r.nexthops.length === 0 || r.nexthops[0].gateway === undefined || gw % 64 === 32)) encodeV4Plain(w, op, r, seq, v4, ack, gw);
+  else encodeRouteOpGeneral(w, op, r, seq, v4, ack);
 }
 
+const opFlags = (op: RouteOpKind, ack: boolean) =>
+  Flag.REQUEST | (ack ? Flag.ACK : 0) | (op === 'add' ? Flag.CREATE | Flag.EXCL : op === 'replace' ? Flag.CREATE | Flag.REPLACE : 0);
+
 /**
- * The bulk case, an IPv4 pod or blackhole route (no gateway), as fixed-offset writes into one
- * reserved span: no per-attribute bookkeeping for 100k routes. Same bytes as the general encoder
- * (a test compares them).
+ * The bulk cases, an IPv4 pod, blackhole or learned route (at most one next hop), as fixed-offset
+ * writes into one reserved span: no per-attribute bookkeeping for 100k routes. `gw` is the
+ * gateway as v4AddressAndLength gives it (-1: none). Same bytes as the general encoder (a test
+ * compares them).
  */
-function encodeV4Plain(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number, v4: number): void {
+function encodeV4Plain(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number, v4: number, ack: boolean, gw: number): void {
   const del = op === 'delete';
   const dstLen = v4 % 64;
   const hop = r.nexthops.length === 1 ? r.nexthops[0] : undefined;
   const oif = !del && hop && hop.ifindex ? hop.ifindex : 0;
-  const len = NLMSG_HDRLEN + RTMSG_LEN + 8 + (dstLen > 0 ? 8 : 0) + 8 + (oif ? 8 : 0);
+  const gateway = !del && gw >= 0;
+  const len = NLMSG_HDRLEN + RTMSG_LEN + 8 + (dstLen > 0 ? 8 : 0) + 8 + (oif ? 8 : 0) + (gateway ? 8 : 0);
   w.reserve(len);
   const b = w.buf;
   let at = w.len;
   b.writeUInt32LE(len, at);
   b.writeUInt16LE(del ? MsgType.DELROUTE : MsgType.NEWROUTE, at + 4);
-  b.writeUInt16LE(Flag.REQUEST | Flag.ACK | (op === 'add' ? Flag.CREATE | Flag.EXCL : op === 'replace' ? Flag.CREATE | Flag.REPLACE : 0), at + 6);
+  b.writeUInt16LE(opFlags(op, ack), at + 6);
   b.writeUInt32LE(seq, at + 8);
   b.writeUInt32LE(0, at + 12);
   at += NLMSG_HDRLEN;
@@ -252,6 +261,11 @@ function encodeV4Plain(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number
   }
   at = attr32(b, at, RouteAttr.PRIORITY, r.priority);
   if (oif) at = attr32(b, at, RouteAttr.OIF, oif);
+  if (gateway) {
+    b.writeUInt32LE(0x00050008, at); // len 8, type GATEWAY
+    b.writeUInt32BE(Math.floor(gw / 64), at + 4);
+    at += 8;
+  }
   w.len = at;
 }
 
@@ -263,12 +277,11 @@ function attr32(b: Buffer, at: number, type: number, v: number): number {
 }
 
 /** Any route, attribute by attribute; `v4` is v4AddressAndLength(r.dst) (-1 for IPv6). Exported for tests. */
-export function encodeRouteOpGeneral(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number, v4 = r.family === 4 ? v4AddressAndLength(r.dst) : -1): void {
+export function encodeRouteOpGeneral(w: NlWriter, op: RouteOpKind, r: KernelRoute, seq: number, v4 = r.family === 4 ? v4AddressAndLength(r.dst) : -1, ack = true): void {
   const p = v4 >= 0 ? null : parsePrefix(r.dst);
   const dstLen = p ? p.length : v4 % 64;
   const del = op === 'delete';
-  const flags = Flag.REQUEST | Flag.ACK | (op === 'add' ? Flag.CREATE | Flag.EXCL : op === 'replace' ? Flag.CREATE | Flag.REPLACE : 0);
-  const at = w.begin(del ? MsgType.DELROUTE : MsgType.NEWROUTE, flags, seq);
+  const at = w.begin(del ? MsgType.DELROUTE : MsgType.NEWROUTE, opFlags(op, ack), seq);
   const single = r.nexthops.length === 1 ? r.nexthops[0] : undefined;
   const rtFlags = !del && single?.onlink ? RTNH_F_ONLINK : 0;
   writeRtmsg(w, r.family, dstLen, r.table, r.protocol, del ? Scope.NOWHERE : r.scope, r.type, rtFlags);

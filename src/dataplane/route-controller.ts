@@ -12,9 +12,9 @@
  *   those our view can no longer be trusted. Repeated failures back off exponentially.
  * Ownership rules live in ownership.ts; the kernel is an injected interface (kernel.ts).
  */
-import { parseAddress, parsePrefix, prefixContains, prefixKey, type Prefix } from './address.ts';
+import { canonicalV4Key, parseAddress, parsePrefix, prefixContains, prefixKey, type Prefix } from './address.ts';
 import { systemClock, type Clock } from './clock.ts';
-import type { Kernel, KernelEvent, KernelLink, KernelRoute, NextHop, OpResult, RouteOp } from './kernel.ts';
+import type { Kernel, KernelEvent, KernelLink, KernelRoute, NextHop, OpResult, RouteOpKind, RouteOps } from './kernel.ts';
 import { RouteType, Scope } from './netlink.ts';
 import {
   DEFAULT_PRIORITY_V4,
@@ -140,6 +140,15 @@ interface Desired {
   epoch: number;
 }
 
+/**
+ * What the view holds for one prefix: nearly always a single route, kept bare (an array per
+ * prefix would be 100k more objects to allocate and collect); an array only when several routes
+ * share the prefix (different metrics, or someone else's beside ours).
+ */
+type ViewEntry = KernelRoute | KernelRoute[];
+const NO_ROUTES: readonly KernelRoute[] = Object.freeze([]);
+const routesIn = (e: ViewEntry | undefined): readonly KernelRoute[] => (e === undefined ? NO_ROUTES : Array.isArray(e) ? e : [e]);
+
 const nhKey = (n: NextHop) => `${n.gateway ?? ''}|${n.ifindex}`;
 
 /** True when the kernel's route is what we want. A wanted ifindex of 0 means "any". */
@@ -153,6 +162,7 @@ function matches(k: KernelRoute, want: KernelRoute): boolean {
 }
 
 function sameTarget(a: RouteTarget, b: RouteTarget): boolean {
+  if (a === b) return true;
   if (a.kind === 'workload') return b.kind === 'workload' && a.ifname === b.ifname;
   if (a.kind === 'blackhole') return b.kind === 'blackhole';
   return b.kind === 'learned' && a.nextHops.length === b.nextHops.length && a.nextHops.every((n, i) => n === b.nextHops[i]);
@@ -190,9 +200,18 @@ export class RouteController {
 
   private desired = new Map<string, Desired>();
   private workloadTargets = new Map<string, RouteTarget>();
-  /** Desired workload prefixes by interface name, to act on link changes. */
-  private byInterface = new Map<string, Set<string>>();
-  private view = new Map<string, KernelRoute[]>();
+  /** Validated one-next-hop targets by the caller's next-hop text (see setLearned). */
+  private learnedTargets = new Map<string, { family: Prefix['family']; target: RouteTarget }>();
+  /** Resolved next hops by gateway, valid for `gatewayHopsEpoch` (the link epoch). */
+  private gatewayHops = new Map<string, NextHop[] | null>();
+  private gatewayHopsEpoch = -1;
+  /**
+   * Desired workload prefixes by interface name, to act on link changes. An array, appended to
+   * and pruned lazily (a Set of 100k keys costs more to grow than the routes cost to plan):
+   * `keys` may hold prefixes that have since moved or gone, which `markInterface` skips.
+   */
+  private byInterface = new Map<string, { keys: string[]; live: number }>();
+  private view = new Map<string, ViewEntry>();
   private viewCount = 0;
   private links = new Map<string, KernelLink>();
   private linksByIndex = new Map<number, KernelLink>();
@@ -272,56 +291,87 @@ export class RouteController {
 
   /** Sets the route for a prefix (replacing any earlier target). Throws RouteConfigError on bad input. */
   setRoute(prefix: string, target: RouteTarget): void {
-    let p: { family: Prefix['family']; text: string };
-    try {
-      p = prefixKey(prefix);
-    } catch (e) {
-      throw new RouteConfigError((e as Error).message, { cause: e });
-    }
+    const p = this.keyOf(prefix);
     if (target.kind === 'workload') {
       if (typeof target.ifname !== 'string' || !isWorkloadInterface(this.own, target.ifname) || target.ifname.length > 15)
         throw new RouteConfigError(`route ${p.text}: interface ${JSON.stringify(target.ifname)} is not a workload interface (name must start with "${this.own.workloadPrefix}", at most 15 characters)`);
     } else if (target.kind === 'learned') {
-      if (!Array.isArray(target.nextHops) || target.nextHops.length === 0) throw new RouteConfigError(`route ${p.text}: a learned route needs at least one next hop`);
-      for (const nh of target.nextHops) {
-        let a;
-        try {
-          a = parseAddress(nh);
-        } catch (e) {
-          throw new RouteConfigError(`route ${p.text}: next hop: ${(e as Error).message}`, { cause: e });
+      // Thousands of routes share a next hop: one seen before is known good (the prefix must
+      // still be of its family), and its routes share one frozen target.
+      const shared = Array.isArray(target.nextHops) && target.nextHops.length === 1 ? this.learnedTargets.get(target.nextHops[0]) : undefined;
+      if (shared && shared.family === p.family) target = shared.target;
+      else {
+        if (!Array.isArray(target.nextHops) || target.nextHops.length === 0) throw new RouteConfigError(`route ${p.text}: a learned route needs at least one next hop`);
+        for (const nh of target.nextHops) {
+          let a;
+          try {
+            a = parseAddress(nh);
+          } catch (e) {
+            throw new RouteConfigError(`route ${p.text}: next hop: ${(e as Error).message}`, { cause: e });
+          }
+          if (a.family !== p.family) throw new RouteConfigError(`route ${p.text}: next hop ${nh} is not IPv${p.family}`);
         }
-        if (a.family !== p.family) throw new RouteConfigError(`route ${p.text}: next hop ${nh} is not IPv${p.family}`);
+        const given = target.nextHops;
+        target = { kind: 'learned', nextHops: [...new Set(given.map((n) => parsePrefix(n).text.split('/')[0]))] };
+        if (given.length === 1) {
+          if (this.learnedTargets.size > 4096) this.learnedTargets.clear();
+          Object.freeze(target.nextHops);
+          this.learnedTargets.set(given[0], { family: p.family, target: Object.freeze(target) });
+        }
       }
-      target = { kind: 'learned', nextHops: [...new Set(target.nextHops.map((n) => parsePrefix(n).text.split('/')[0]))] };
     } else if (target.kind !== 'blackhole') {
       throw new RouteConfigError(`route ${p.text}: unknown target kind ${JSON.stringify((target as { kind: unknown }).kind)}`);
     }
+    this.put(p, target);
+  }
+
+  /** The canonical key and family of a prefix; RouteConfigError when it is not one. */
+  private keyOf(prefix: string): { family: Prefix['family']; text: string } {
+    // Canonical IPv4 text (the bulk case) needs no parsing beyond finding its key.
+    const v4 = typeof prefix === 'string' ? canonicalV4Key(prefix) : null;
+    try {
+      return v4 !== null ? { family: 4, text: v4 } : prefixKey(prefix);
+    } catch (e) {
+      throw new RouteConfigError((e as Error).message, { cause: e });
+    }
+  }
+
+  /** Stores a validated target for a prefix. */
+  private put(p: { family: Prefix['family']; text: string }, target: RouteTarget): void {
     const old = this.desired.get(p.text);
     if (old && sameTarget(old.target, target)) return; // nothing new: no work
     if (old) this.unindex(p.text, old);
     if (this.released.size) this.released.delete(p.text);
     this.desired.set(p.text, { family: p.family, key: p.text, target, want: undefined, epoch: -1 });
     if (target.kind === 'workload') {
-      let s = this.byInterface.get(target.ifname);
-      if (!s) this.byInterface.set(target.ifname, (s = new Set()));
-      s.add(p.text);
+      const name = target.ifname;
+      let index = this.byInterface.get(name);
+      if (!index) this.byInterface.set(name, (index = { keys: [], live: 0 }));
+      index.keys.push(p.text);
+      index.live++;
+      if (index.keys.length > 2 * index.live + 16) index.keys = [...new Set(index.keys.filter((k) => this.onInterface(k, name)))];
     }
     this.markDirty(p.text);
   }
 
+  private onInterface(key: string, name: string): boolean {
+    const t = this.desired.get(key)?.target;
+    return t !== undefined && t.kind === 'workload' && t.ifname === name;
+  }
+
   deleteRoute(prefix: string): void {
-    let p: { text: string };
+    let key = typeof prefix === 'string' ? canonicalV4Key(prefix) : null;
     try {
-      p = prefixKey(prefix);
+      key ??= prefixKey(prefix).text;
     } catch (e) {
       throw new RouteConfigError((e as Error).message, { cause: e });
     }
-    const old = this.desired.get(p.text);
+    const old = this.desired.get(key);
     if (!old) return;
-    this.unindex(p.text, old);
-    this.desired.delete(p.text);
-    this.released.add(p.text);
-    this.markDirty(p.text);
+    this.unindex(key, old);
+    this.desired.delete(key);
+    this.released.add(key);
+    this.markDirty(key);
   }
 
   /** A pod address (no length: /32 or /128) reached through its host-side veth. */
@@ -343,10 +393,8 @@ export class RouteController {
 
   private unindex(key: string, old: Desired): void {
     if (old.target.kind === 'workload') {
-      const s = this.byInterface.get(old.target.ifname);
-      if (!s) return;
-      s.delete(key);
-      if (s.size === 0) this.byInterface.delete(old.target.ifname);
+      const index = this.byInterface.get(old.target.ifname);
+      if (index && --index.live === 0) this.byInterface.delete(old.target.ifname);
     }
   }
 
@@ -402,7 +450,7 @@ export class RouteController {
         pendingInterface++;
         continue;
       }
-      if ((this.view.get(key) ?? []).some((k) => isOurRoute(this.own, k) && matches(k, want))) programmed++;
+      if (routesIn(this.view.get(key)).some((k) => isOurRoute(this.own, k) && matches(k, want))) programmed++;
     }
     return { routes, programmed, pendingInterface, conflicts: this.conflicts.size, ...this.stats, operations: { ...this.stats.operations } };
   }
@@ -454,15 +502,14 @@ export class RouteController {
       case 'route-del': {
         const r = e.route;
         if (r.table !== this.own.table) return;
-        const list = this.view.get(r.dst) ?? [];
-        let next: KernelRoute[];
+        const list = routesIn(this.view.get(r.dst));
+        let next: readonly KernelRoute[];
         if (e.kind === 'route-del') {
           const i = list.findIndex((k) => k.protocol === r.protocol && sameSlot(k, r) && k.type === r.type);
           next = i < 0 ? list : list.filter((_, j) => j !== i);
         } else {
           // A replace takes the slot, whoever held it; a plain add joins the list.
-          next = e.replace ? list.filter((k) => !sameSlot(k, r)) : list.filter((k) => !(sameSlot(k, r) && k.protocol === r.protocol));
-          next.push(r);
+          next = [...(e.replace ? list.filter((k) => !sameSlot(k, r)) : list.filter((k) => !(sameSlot(k, r) && k.protocol === r.protocol))), r];
         }
         this.setView(r.dst, next);
         if (this.desired.has(r.dst) || isOurRoute(this.own, r)) {
@@ -535,13 +582,18 @@ export class RouteController {
   }
 
   private markInterface(name: string): void {
-    for (const key of this.byInterface.get(name) ?? []) this.markDirty(key);
+    for (const key of this.byInterface.get(name)?.keys ?? []) if (this.onInterface(key, name)) this.markDirty(key);
+    // A node interface carries the learned routes whose next hops are on its subnet (rare: walk them all).
+    if (this.subnets.some((s) => s.ifname === name)) for (const d of this.desired.values()) if (d.target.kind === 'learned') this.markDirty(d.key);
   }
 
   /** The kernel deletes routes through a deleted (or, for IPv4, downed) link by itself. */
   private dropRoutesVia(index: number, family: 0 | 4): void {
-    for (const [key, list] of this.view) {
-      const keep = list.filter((r) => (family && r.family !== family) || !r.nexthops.some((n) => n.ifindex === index));
+    const via = (r: KernelRoute) => (!family || r.family === family) && r.nexthops.some((n) => n.ifindex === index);
+    for (const [key, e] of this.view) {
+      if (!Array.isArray(e) && !via(e)) continue;
+      const list = routesIn(e);
+      const keep = list.filter((r) => !via(r));
       if (keep.length !== list.length) {
         this.setView(key, keep);
         this.dirty.add(key);
@@ -550,9 +602,11 @@ export class RouteController {
   }
 
   /** Every change to the view goes through here, keeping `viewCount` (routes, not prefixes). */
-  private setView(key: string, list: KernelRoute[]): void {
-    this.viewCount += list.length - (this.view.get(key)?.length ?? 0);
-    if (list.length) this.view.set(key, list);
+  private setView(key: string, list: readonly KernelRoute[]): void {
+    const old = this.view.get(key);
+    this.viewCount += list.length - (old === undefined ? 0 : Array.isArray(old) ? old.length : 1);
+    if (list.length === 1) this.view.set(key, list[0]);
+    else if (list.length) this.view.set(key, [...list]);
     else this.view.delete(key);
   }
 
@@ -672,27 +726,7 @@ export class RouteController {
     // Usually the kernel holds exactly what we think: check that without building anything
     // (rebuilding a 100k-entry view costs more than the dump itself).
     // Same count and every dumped route known means the same set (the kernel holds no duplicates).
-    let unchanged = routes.length === this.viewCount;
-    if (unchanged) {
-      for (let i = 0; i < routes.length; i++) {
-        const r = routes[i];
-        const known = this.view.get(r.dst);
-        if (!known || !(known.length === 1 ? sameRoute(known[0], r) : known.some((k) => sameRoute(k, r)))) {
-          unchanged = false;
-          break;
-        }
-      }
-    }
-    if (!unchanged) {
-      this.view.clear();
-      this.viewCount = routes.length;
-      for (const r of routes) {
-        const list = this.view.get(r.dst);
-        if (list) list.push(r);
-        else this.view.set(r.dst, [r]);
-        if (isOurRoute(this.own, r) && !this.desired.has(r.dst)) strays.push(r.dst);
-      }
-    }
+    if (!this.viewHolds(routes)) this.rebuildView(routes, strays);
     // Changes that raced with the dump: replaying them is harmless when the dump already has them.
     const events = this.buffered;
     this.buffered = [];
@@ -719,6 +753,30 @@ export class RouteController {
     return errors;
   }
 
+  /** True when the view holds exactly `routes` (same count, and every one known). */
+  private viewHolds(routes: KernelRoute[]): boolean {
+    if (routes.length !== this.viewCount) return false;
+    for (let i = 0; i < routes.length; i++) {
+      const r = routes[i];
+      const known = this.view.get(r.dst);
+      if (known === undefined || !(Array.isArray(known) ? known.some((k) => sameRoute(k, r)) : sameRoute(known, r))) return false;
+    }
+    return true;
+  }
+
+  /** Replaces the view by a dump, collecting our routes that are not desired into `strays`. */
+  private rebuildView(routes: KernelRoute[], strays: string[]): void {
+    this.view.clear();
+    this.viewCount = routes.length;
+    for (const r of routes) {
+      const e = this.view.get(r.dst);
+      if (e === undefined) this.view.set(r.dst, r);
+      else if (Array.isArray(e)) e.push(r);
+      else this.view.set(r.dst, [e, r]);
+      if (isOurRoute(this.own, r) && !this.desired.has(r.dst)) strays.push(r.dst);
+    }
+  }
+
   /** Diffs the dirty prefixes against the view and applies the differences. Returns the error count. */
   private async applyDirty(countAsRepairs = false, which?: { desired: Map<string, Desired>; extra: string[] }): Promise<number> {
     let errors = 0;
@@ -731,8 +789,8 @@ export class RouteController {
     }
     const keys = which ? which.extra : [...this.dirty];
     if (!which) this.dirty.clear();
-    const ops: RouteOp[] = [];
-    const opKeys: string[] = [];
+    // Every operation's route has the prefix it was planned for as its `dst`: no separate keys.
+    const ops: RouteOps = { kinds: [], routes: [] };
     // Big change sets go to the kernel in slices while the rest is still being diffed, so that
     // the kernel (on the other core) inserts routes while we plan: a 100k-route install is not
     // diff-everything-then-send. Each slice is one `apply`, sent in order.
@@ -740,35 +798,27 @@ export class RouteController {
     let flushed = 0;
     let channelFailed = false;
     const flush = (last: boolean) => {
-      if (ops.length === flushed || channelFailed) return;
+      const n = ops.kinds.length;
+      if (n === flushed || channelFailed) return;
       // A slice sent before planning ends is a copy: `ops` keeps growing while the kernel encodes it.
-      const slice = this.kernel.apply(last && flushed === 0 ? ops : ops.slice(flushed));
+      const slice = this.kernel.apply(last && flushed === 0 ? ops : { kinds: ops.kinds.slice(flushed), routes: ops.routes.slice(flushed) });
       // Once the channel has failed, planning stops: the rejection becomes a full resync.
       slice.catch(() => (channelFailed = true));
       sent.push(slice);
-      flushed = ops.length;
+      flushed = n;
     };
-    const plan = (key: string, d = this.desired.get(key)) => {
-      const n = ops.length;
-      this.diff(key, ops, d);
-      for (let i = n; i < ops.length; i++) opKeys.push(key);
-    };
-    if (which) {
-      for (const [key, d] of which.desired) {
-        if (channelFailed) break;
-        plan(key, d);
-        if (ops.length - flushed >= APPLY_SLICE) {
-          flush(false);
-          await new Promise((r) => setImmediate(r)); // let the slice be encoded and sent
-        }
-      }
-    }
-    for (let k = 0; k < keys.length && !channelFailed; k++) {
-      plan(keys[k]);
-      if (ops.length - flushed >= APPLY_SLICE) {
-        flush(false);
-        await new Promise((r) => setImmediate(r));
-      }
+    // The loops live in plain methods, called once per slice: V8 optimizes those once and keeps
+    // them, where a long loop inside this async function would be compiled anew on the stack
+    // (OSR) at every batch, on worker threads whose CPU counts as much as ours.
+    const everything = which?.desired.values();
+    let k = 0;
+    for (;;) {
+      const more = everything !== undefined && this.planDesired(everything, ops, flushed + APPLY_SLICE);
+      if (!more) k = this.planKeys(keys, k, ops, flushed + APPLY_SLICE);
+      if (!more && k >= keys.length) break;
+      flush(false);
+      await new Promise((r) => setImmediate(r)); // let the slice be encoded and sent
+      if (channelFailed) break;
     }
     flush(true);
     const settled = Promise.all(sent);
@@ -776,38 +826,64 @@ export class RouteController {
     settled.catch(() => undefined);
     for (const n of (await sysctls) ?? []) errors += n;
     const slices = await settled;
-    if (ops.length === 0) return errors;
+    const { kinds, routes } = ops;
+    if (kinds.length === 0) return errors;
     const repaired = new Set<string>();
-    for (let s = 0, i = 0; s < slices.length; s++) {
-      const slice = slices[s];
-      for (let j = 0; j < slice.length; j++, i++) {
-        const res = slice[j];
-        const { op, route } = ops[i];
-        const key = opKeys[i];
-        if (res.errno) {
-          errors++;
-          this.fail({ code: `TORTIE_ROUTE_${op.toUpperCase()}_FAILED`, message: `${op} ${describe(route)}: errno ${res.errno}${res.message ? ` (${res.message})` : ''}`, prefix: key });
-          continue;
+    const counted = { add: 0, replace: 0, delete: 0 };
+    for (let s = 0, i = 0; s < slices.length; i += slices[s].length, s++) errors += this.applied(kinds, routes, i, slices[s], countAsRepairs, repaired, counted);
+    this.stats.operations.add += counted.add;
+    this.stats.operations.replace += counted.replace;
+    this.stats.operations.delete += counted.delete;
+    if (this.drifted.size) for (const key of which ? routes.map((r) => r.dst) : keys) this.drifted.delete(key);
+    this.stats.repairs += repaired.size;
+    return errors;
+  }
+
+  /** Diffs desired routes until `ops` holds `until` operations (true) or the routes run out (false). */
+  private planDesired(it: Iterator<Desired>, ops: RouteOps, until: number): boolean {
+    while (ops.kinds.length < until) {
+      const next = it.next();
+      if (next.done) return false;
+      this.diff(next.value.key, ops, next.value);
+    }
+    return true;
+  }
+
+  /** Diffs `keys` from index `k` until `ops` holds `until` operations; returns the next index. */
+  private planKeys(keys: string[], k: number, ops: RouteOps, until: number): number {
+    while (k < keys.length && ops.kinds.length < until) this.diff(keys[k++], ops);
+    return k;
+  }
+
+  /** Folds the kernel's answers to one slice (operations `first`...) into the view; returns its errors. */
+  private applied(kinds: RouteOpKind[], routes: KernelRoute[], first: number, slice: OpResult[], countAsRepairs: boolean, repaired: Set<string>, counted: Record<RouteOpKind, number>): number {
+    let errors = 0;
+    for (let j = 0, i = first; j < slice.length; j++, i++) {
+      const res = slice[j];
+      const op = kinds[i];
+      const route = routes[i];
+      const key = route.dst;
+      if (res.errno) {
+        errors++;
+        this.fail({ code: `TORTIE_ROUTE_${op.toUpperCase()}_FAILED`, message: `${op} ${describe(route)}: errno ${res.errno}${res.message ? ` (${res.message})` : ''}`, prefix: key });
+        continue;
+      }
+      counted[op]++;
+      if (countAsRepairs || (this.drifted.size && this.drifted.has(key))) repaired.add(key);
+      const e = this.view.get(key);
+      if (e === undefined) {
+        // (setView without its second lookup: the bulk case of an install)
+        if (op !== 'delete') {
+          this.view.set(key, route);
+          this.viewCount++;
         }
-        this.stats.operations[op]++;
-        if (countAsRepairs || (this.drifted.size && this.drifted.has(key))) repaired.add(key);
-        const list = this.view.get(key);
-        if (!list) {
-          // (setView without its second lookup: the bulk case of an install)
-          if (op !== 'delete') {
-            this.view.set(key, [route]);
-            this.viewCount++;
-          }
-        } else if (op === 'delete') {
-          if (list.length === 1 && sameSlot(list[0], route) && list[0].protocol === route.protocol) this.setView(key, []);
-          else this.setView(key, list.filter((k) => !(sameSlot(k, route) && k.protocol === route.protocol)));
-        } else {
-          this.setView(key, [...list.filter((k) => !sameSlot(k, route)), route]);
-        }
+      } else if (op === 'delete') {
+        if (!Array.isArray(e) && sameSlot(e, route) && e.protocol === route.protocol) this.setView(key, NO_ROUTES);
+        else this.setView(key, routesIn(e).filter((k) => !(sameSlot(k, route) && k.protocol === route.protocol)));
+      } else {
+        this.setView(key, [...routesIn(e).filter((k) => !sameSlot(k, route)), route]);
       }
     }
-    if (this.drifted.size) for (const key of which ? opKeys : keys) this.drifted.delete(key);
-    this.stats.repairs += repaired.size;
     return errors;
   }
 
@@ -857,44 +933,64 @@ export class RouteController {
       case 'blackhole':
         return this.route(d, RouteType.BLACKHOLE, Scope.UNIVERSE, []);
       case 'learned': {
-        const hops = this.ecmp ? t.nextHops : t.nextHops.slice(0, 1);
-        const nexthops: NextHop[] = [];
-        for (const gw of hops) {
-          const addr = parseAddress(gw).bytes;
-          const subnet = this.subnets.find((s) => prefixContains(s.prefix, addr));
-          if (subnet) {
-            const link = this.links.get(subnet.ifname);
-            if (!link || !link.up) return null;
-            nexthops.push({ gateway: gw, ifindex: link.index, onlink: true });
-          } else {
-            nexthops.push({ gateway: gw, ifindex: 0, onlink: false });
+        if (t.nextHops.length === 1 || !this.ecmp) {
+          // One next hop: resolved once per gateway (and link change), shared by its routes.
+          if (this.gatewayHopsEpoch !== this.linkEpoch) {
+            this.gatewayHops.clear();
+            this.gatewayHopsEpoch = this.linkEpoch;
           }
+          const gw = t.nextHops[0];
+          let hops = this.gatewayHops.get(gw);
+          if (hops === undefined) {
+            if (this.gatewayHops.size > 4096) this.gatewayHops.clear();
+            this.gatewayHops.set(gw, (hops = this.resolveHops([gw])));
+          }
+          return hops && this.route(d, RouteType.UNICAST, Scope.UNIVERSE, hops);
         }
-        return this.route(d, RouteType.UNICAST, Scope.UNIVERSE, nexthops);
+        const nexthops = this.resolveHops(t.nextHops);
+        return nexthops && this.route(d, RouteType.UNICAST, Scope.UNIVERSE, nexthops);
       }
     }
   }
 
+  /** Next hops for gateways: `onlink` through the node interface inside a node subnet; null while that interface is missing or down. */
+  private resolveHops(gateways: readonly string[]): NextHop[] | null {
+    const nexthops: NextHop[] = [];
+    for (const gw of gateways) {
+      const addr = parseAddress(gw).bytes;
+      const subnet = this.subnets.find((s) => prefixContains(s.prefix, addr));
+      if (subnet) {
+        const link = this.links.get(subnet.ifname);
+        if (!link || !link.up) return null;
+        nexthops.push({ gateway: gw, ifindex: link.index, onlink: true });
+      } else {
+        nexthops.push({ gateway: gw, ifindex: 0, onlink: false });
+      }
+    }
+    return nexthops;
+  }
+
   /** Appends the operations that make one prefix right. The ownership rules decide what we may touch. */
-  private diff(key: string, ops: RouteOp[], d = this.desired.get(key)): void {
+  private diff(key: string, ops: RouteOps, d = this.desired.get(key)): void {
     const want = d ? this.resolve(d) : null;
-    const present = this.view.get(key);
+    const e = this.view.get(key);
     // Fast paths for the bulk cases: a new route into an empty slot (install), and our one route
     // exactly right (steady state: almost every prefix of a resync).
-    if (!present) {
+    if (e === undefined) {
       if (this.released.size) this.released.delete(key);
       if (this.conflicts.size) this.conflicts.delete(key);
-      if (want) ops.push({ op: 'add', route: want });
+      if (want) push(ops, 'add', want);
       return;
     }
-    if (want && present.length === 1 && isOurRoute(this.own, present[0]) && matches(present[0], want)) {
+    if (want && !Array.isArray(e) && isOurRoute(this.own, e) && matches(e, want)) {
       if (this.conflicts.size) this.conflicts.delete(key);
       return;
     }
+    const present = routesIn(e);
     if (!want) {
       if (this.conflicts.size) this.conflicts.delete(key);
       const released = this.released.size > 0 && this.released.delete(key);
-      for (const r of present) if (isOurRoute(this.own, r) && (released || !this.inGrace(key, r))) ops.push({ op: 'delete', route: r });
+      for (const r of present) if (isOurRoute(this.own, r) && (released || !this.inGrace(key, r))) push(ops, 'delete', r);
       return;
     }
     const ours = present.filter((r) => isOurRoute(this.own, r));
@@ -904,17 +1000,17 @@ export class RouteController {
         if (!this.conflicts.has(key)) this.opts.onConflict?.({ prefix: key, foreign });
         this.conflicts.set(key, foreign);
         // Leave the slot to its owner, and drop any stale route of ours elsewhere on this prefix.
-        for (const r of ours) if (!sameSlot(r, want)) ops.push({ op: 'delete', route: r });
+        for (const r of ours) if (!sameSlot(r, want)) push(ops, 'delete', r);
         return;
       }
-      for (const r of foreign) ops.push({ op: 'delete', route: r });
+      for (const r of foreign) push(ops, 'delete', r);
     }
     this.conflicts.delete(key);
     const good = ours.find((r) => matches(r, want));
-    for (const r of ours) if (r !== good && !(sameSlot(r, want) && !good)) ops.push({ op: 'delete', route: r });
+    for (const r of ours) if (r !== good && !(sameSlot(r, want) && !good)) push(ops, 'delete', r);
     if (good) return;
     const inSlot = ours.some((r) => sameSlot(r, want));
-    ops.push({ op: inSlot ? 'replace' : 'add', route: want });
+    push(ops, inSlot ? 'replace' : 'add', want);
   }
 
   private async configureInterface(name: string): Promise<number> {
@@ -946,6 +1042,11 @@ export class RouteController {
       this.fail({ code: err.code ?? 'TORTIE_SYSCTL_FAILED', message: err.message });
     }
   }
+}
+
+function push(ops: RouteOps, kind: RouteOpKind, route: KernelRoute): void {
+  ops.kinds.push(kind);
+  ops.routes.push(route);
 }
 
 function describe(r: KernelRoute): string {

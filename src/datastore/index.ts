@@ -47,5 +47,5 @@ export { DatastoreError, DatastoreErrorCode, formatIssue } from './errors.ts';
 export { FileDatastore } from './file/file-datastore.ts';
 export { KubernetesDatastore } from './kubernetes/kubernetes-datastore.ts';
 export { parseSelector, selectorMatches } from './selector.ts';
-export { nodesSelectedAsPeers, peerAppliesToNode, resolvePeerPassword } from './peers.ts';
+export { nodesSelectedAsPeers, passwordSecretReferences, peerAppliesToNode, resolvePassword, resolvePeerPassword } from './peers.ts';
 export type { Logger } from './logger.ts';

@@ -31,7 +31,7 @@ export const Defaults = {
   logSeverity: 'Info',
   /** BGP's well-known port: a BGPPeer without a port connects here (RFC 4271 8). */
   peerPort: 179,
-  /** Namespace holding the Secrets BGPPeer passwords refer to. */
+  /** Namespace holding the Secrets BGP passwords (BGPPeer password, nodeMeshPassword) refer to. */
   secretNamespace: 'tortie-system',
   /** The one BGPConfiguration that is honoured. */
   bgpConfigurationName: 'default',
@@ -154,11 +154,26 @@ export interface BGPConfiguration extends Meta {
   serviceExternalIPs: readonly CidrEntry[];
   serviceLoadBalancerIPs: readonly CidrEntry[];
   communities: readonly Community[];
+  /**
+   * TCP MD5 password (RFC 2385) for every full-mesh session, from a Secret in the secret
+   * namespace, as Calico's nodeMeshPassword. Null: mesh sessions are unsigned.
+   */
+  nodeMeshPassword: BGPPassword | null;
+  /**
+   * Graceful restart time (RFC 4724 3), seconds, offered to mesh peers, as Calico's
+   * nodeMeshMaxRestartTime. Null: the agent's --graceful-restart-time.
+   */
+  nodeMeshMaxRestartTime: number | null;
 }
 
 export interface SecretKeyRef {
   name: string;
   key: string;
+}
+
+/** A BGP password as Calico writes it: a reference to one key of a Secret. */
+export interface BGPPassword {
+  secretKeyRef: SecretKeyRef;
 }
 
 export const FilterAction = ['Accept', 'Reject'] as const;
@@ -201,7 +216,7 @@ export interface BGPPeer extends Meta {
   nodeSelector: string | null;
   /** Label selector over Nodes choosing the peers (instead of peerIP). */
   peerSelector: string | null;
-  password: { secretKeyRef: SecretKeyRef } | null;
+  password: BGPPassword | null;
   sourceAddress: SourceAddress;
   /** Seconds; null means the speaker's default. */
   holdTime: number | null;

@@ -1,9 +1,10 @@
 /**
  * Questions the agent asks of the model about BGPPeers, answered the same way for both
- * datastores: which peers apply to a node, which nodes a peerSelector picks, and the password.
+ * datastores: which peers apply to a node, which nodes a peerSelector picks, and the passwords
+ * (a BGPPeer's, and the mesh's from BGPConfiguration nodeMeshPassword).
  */
-import { Defaults } from './model.ts';
-import type { BGPPeer, Node, Snapshot } from './model.ts';
+import { Defaults, Kind } from './model.ts';
+import type { BGPPassword, BGPPeer, ModelObject, Node, Snapshot } from './model.ts';
 import { selectorMatches } from './selector.ts';
 
 /** Calico's rule: `node` names one node, `nodeSelector` picks nodes by label, neither means every node. */
@@ -24,15 +25,37 @@ export type PasswordResult =
   | { ok: false; reason: string };
 
 /**
- * The BGP password (RFC 2385 TCP MD5) of a peer, from the Secret its secretKeyRef names.
- * The reason on failure names the Secret and key, never a value.
+ * A BGP password (RFC 2385 TCP MD5) from the Secret its secretKeyRef names; null when none is
+ * configured. The reason on failure names the Secret and key, never a value.
  */
-export function resolvePeerPassword(snapshot: Snapshot, peer: BGPPeer, secretNamespace: string = Defaults.secretNamespace): PasswordResult {
-  if (peer.password === null) return { ok: true, password: null };
-  const { name, key } = peer.password.secretKeyRef;
+export function resolvePassword(snapshot: Snapshot, ref: BGPPassword | null, secretNamespace: string = Defaults.secretNamespace): PasswordResult {
+  if (ref === null) return { ok: true, password: null };
+  const { name, key } = ref.secretKeyRef;
   const secret = snapshot.secrets.get(`${secretNamespace}/${name}`);
   if (!secret) return { ok: false, reason: `Secret ${secretNamespace}/${name} not found` };
   const value = secret.data[key];
   if (!value) return { ok: false, reason: `Secret ${secretNamespace}/${name} has no key '${key}'` };
   return { ok: true, password: value.reveal() };
+}
+
+/** The password of a BGPPeer. */
+export function resolvePeerPassword(snapshot: Snapshot, peer: BGPPeer, secretNamespace: string = Defaults.secretNamespace): PasswordResult {
+  return resolvePassword(snapshot, peer.password, secretNamespace);
+}
+
+/**
+ * Secret name -> the objects whose passwords it holds (`BGPPeer NAME`, `BGPConfiguration default`).
+ * Both datastores read only these Secrets: the agent has no business with any other.
+ */
+export function passwordSecretReferences(objects: Iterable<ModelObject>): Map<string, string[]> {
+  const refs = new Map<string, string[]>();
+  const add = (ref: BGPPassword | null, subject: string) => {
+    if (ref) refs.set(ref.secretKeyRef.name, [...(refs.get(ref.secretKeyRef.name) ?? []), subject]);
+  };
+  for (const o of objects) {
+    if (o.kind === Kind.BGPPeer) add(o.password, `BGPPeer ${o.name}`);
+    // Only the `default` BGPConfiguration is honoured, so only its mesh password is read.
+    else if (o.kind === Kind.BGPConfiguration && o.name === Defaults.bgpConfigurationName) add(o.nodeMeshPassword, `BGPConfiguration ${o.name}`);
+  }
+  return refs;
 }

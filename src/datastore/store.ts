@@ -37,6 +37,8 @@ export function effectiveBGPConfiguration(obj: BGPConfiguration | undefined): Ef
       serviceExternalIPs: [],
       serviceLoadBalancerIPs: [],
       communities: [],
+      nodeMeshPassword: null,
+      nodeMeshMaxRestartTime: null,
     };
   }
   const { kind: _k, name: _n, resourceVersion: _r, labels: _l, annotations: _a, ...spec } = obj;

@@ -11,7 +11,7 @@ import {
   TORTIE_API_VERSION,
 } from './model.ts';
 import type {
-  AddressWithPrefix, BGPConfiguration, BGPPeer, CidrEntry, Community, FilterRule, ModelObject, Node, NodeAddress, Pod,
+  AddressWithPrefix, BGPConfiguration, BGPPassword, BGPPeer, CidrEntry, Community, FilterRule, ModelObject, Node, NodeAddress, Pod,
   Secret,
 } from './model.ts';
 import { isIPv4Dotted, parseAsNumber, parseCidr, parseDurationSeconds, parseHostPort } from './net.ts';
@@ -310,6 +310,20 @@ function communityProblem(value: string): string | null {
   return null;
 }
 
+/** `{secretKeyRef: {name, key}}` at `path`, as both BGPPeer password and nodeMeshPassword are written. */
+function bgpPassword(r: FieldReader, raw: unknown, path: FieldPath): BGPPassword | null {
+  if (!r.obj(raw, path)) return null;
+  const ref = [...path, 'secretKeyRef'];
+  if (r.obj(raw, ref) === null) r.issue(ref, 'is required: the password comes from a Secret ({name, key})');
+  const name = r.str(raw, [...ref, 'name'], true);
+  const key = r.str(raw, [...ref, 'key'], true);
+  return name !== null && key !== null ? { secretKeyRef: { name, key } } : null;
+}
+
+function restartTimeProblem(seconds: number): string | null {
+  return !Number.isInteger(seconds) || seconds > 4095 ? 'must be whole seconds, at most 4095 (RFC 4724 3: 12-bit restart time)' : null;
+}
+
 export function validateBGPConfiguration(raw: unknown): ValidationResult<BGPConfiguration> {
   const r = new FieldReader();
   const m = meta(r, raw, false);
@@ -326,6 +340,15 @@ export function validateBGPConfiguration(raw: unknown): ValidationResult<BGPConf
     if (p) r.issue(['spec', 'communities', i, 'value'], p);
     else communities.push({ name, value });
   });
+  const nodeMeshPassword = bgpPassword(r, raw, ['spec', 'nodeMeshPassword']);
+  const nodeMeshMaxRestartTime = r.duration(raw, ['spec', 'nodeMeshMaxRestartTime'], restartTimeProblem);
+  const meshEnabled = r.bool(raw, ['spec', 'nodeToNodeMeshEnabled'], Defaults.nodeToNodeMeshEnabled);
+  // As Calico: the mesh settings are refused with the mesh off, rather than kept unused and surprising.
+  if (!meshEnabled) {
+    for (const field of ['nodeMeshPassword', 'nodeMeshMaxRestartTime']) {
+      if (r.at(raw, ['spec', field]) !== undefined && r.at(raw, ['spec', field]) !== null) r.issue(['spec', field], 'cannot be set while spec.nodeToNodeMeshEnabled is false');
+    }
+  }
   return finish(r, {
     kind: Kind.BGPConfiguration,
     name: m.name,
@@ -333,13 +356,15 @@ export function validateBGPConfiguration(raw: unknown): ValidationResult<BGPConf
     labels: m.labels,
     annotations: m.annotations,
     asNumber: r.asNumber(raw, ['spec', 'asNumber']) ?? Defaults.asNumber,
-    nodeToNodeMeshEnabled: r.bool(raw, ['spec', 'nodeToNodeMeshEnabled'], Defaults.nodeToNodeMeshEnabled),
+    nodeToNodeMeshEnabled: meshEnabled,
     listenPort: r.int(raw, ['spec', 'listenPort'], 1, 65535) ?? Defaults.listenPort,
     logSeverity: r.oneOf(raw, ['spec', 'logSeverity'], LogSeverity, Defaults.logSeverity),
     serviceClusterIPs: cidrEntries(r, raw, ['spec', 'serviceClusterIPs']),
     serviceExternalIPs: cidrEntries(r, raw, ['spec', 'serviceExternalIPs']),
     serviceLoadBalancerIPs: cidrEntries(r, raw, ['spec', 'serviceLoadBalancerIPs']),
     communities,
+    nodeMeshPassword,
+    nodeMeshMaxRestartTime,
   });
 }
 
@@ -389,14 +414,7 @@ export function validateBGPPeer(raw: unknown): ValidationResult<BGPPeer> {
     if (peerText === null) r.issue(['spec', 'peerIP'], 'is required (or spec.peerSelector)');
     if (r.at(raw, ['spec', 'asNumber']) === undefined) r.issue(['spec', 'asNumber'], 'is required with spec.peerIP');
   }
-  let password: BGPPeer['password'] = null;
-  if (r.obj(raw, ['spec', 'password'])) {
-    const ref = ['spec', 'password', 'secretKeyRef'];
-    if (r.obj(raw, ref) === null) r.issue(ref, 'is required: the password comes from a Secret ({name, key})');
-    const name = r.str(raw, [...ref, 'name'], true);
-    const key = r.str(raw, [...ref, 'key'], true);
-    if (name !== null && key !== null) password = { secretKeyRef: { name, key } };
-  }
+  const password = bgpPassword(r, raw, ['spec', 'password']);
   let sourceAddress: BGPPeer['sourceAddress'] = 'UseNodeIP';
   if (r.at(raw, ['spec', 'sourceAddress']) !== undefined) sourceAddress = r.oneOf(raw, ['spec', 'sourceAddress'], SourceAddress, 'UseNodeIP');
   // RFC 4271 4.2: the hold time is 0 or at least 3 seconds; it travels in 16 bits.
@@ -407,8 +425,7 @@ export function validateBGPPeer(raw: unknown): ValidationResult<BGPPeer> {
   if (holdTime !== null && keepaliveTime !== null && holdTime > 0 && keepaliveTime >= holdTime) {
     r.issue(['spec', 'keepaliveTime'], `must be shorter than holdTime (${holdTime}s); RFC 4271 4.4 suggests a third of it`);
   }
-  const maxRestartTime = r.duration(raw, ['spec', 'maxRestartTime'], (s) =>
-    !Number.isInteger(s) || s > 4095 ? 'must be whole seconds, at most 4095 (RFC 4724 3: 12-bit restart time)' : null);
+  const maxRestartTime = r.duration(raw, ['spec', 'maxRestartTime'], restartTimeProblem);
   return finish(r, {
     kind: Kind.BGPPeer,
     name: m.name,

@@ -17,6 +17,7 @@ import { clusterYaml } from './cluster.ts';
 import type { TopologyView } from './draw.ts';
 import { addNetworkList, checkNetworkList, delNetworkList, readConflist, resultAddresses, type Conflist, type Sandbox } from './kubelet.ts';
 import { planLab, planNamespaces, CLIENT_V4, CLIENT_V6, UNDERLAY_V4, type LabOptions, type LabPlan, type NodePlan, type PodPlan } from './plan.ts';
+import type { FamilyName } from './peers/common.ts';
 import { RouterView, startRouter, type RouterHandle } from './router.ts';
 import { emptyState, hasState, LabStateError, processMatches, readState, teardown, writeState, type LabProcess, type LabState, type PodRecord, type TeardownReport } from './state.ts';
 import { checkRoot, checkTools, toolsFor } from './tools.ts';
@@ -499,6 +500,32 @@ export class Lab {
       if (sessions.length > 0 && sessions.every((s) => s.state === 'Established')) return true;
       if (Date.now() > deadline) return false;
       await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  /**
+   * Waits until the router's table holds every node's pod CIDRs, each via that node's address
+   * (per family), or the time is up. Sessions Established is not enough: the UPDATEs follow, and
+   * FRR's and GoBGP's routes are copied into the router's kernel only from what is there.
+   */
+  async waitForRouterRoutes(timeoutMs: number): Promise<boolean> {
+    const view = this.routerView;
+    if (!view) return false;
+    const deadline = Date.now() + timeoutMs;
+    const families: FamilyName[] = this.plan.options.ipv6 ? ['ipv4', 'ipv6'] : ['ipv4'];
+    for (;;) {
+      let complete = true;
+      for (const fam of families) {
+        const routes = await view.routes(fam).catch(() => []);
+        for (const n of this.plan.nodes) {
+          const nextHop = fam === 'ipv6' ? n.ipv6 : n.ipv4;
+          const blocks = n.podCIDRs.filter((c) => c.includes(':') === (fam === 'ipv6'));
+          if (!blocks.every((b) => routes.some((r) => r.prefix === b && r.nextHop === nextHop))) complete = false;
+        }
+      }
+      if (complete) return true;
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 300));
     }
   }
 

@@ -78,6 +78,10 @@ async function up(lab: Lab): Promise<number> {
   say('\nwaiting for the router to see every node Established ...');
   const routerUp = await lab.waitForRouterSessions(60_000);
   say(routerUp ? 'router: every session Established' : 'router: not every session came up within 60 s (see the drawing below)');
+  // The routes follow the sessions: wait for every node's blocks before copying them (FRR, GoBGP)
+  // or pinging through them.
+  const routesIn = await lab.waitForRouterRoutes(30_000);
+  if (!routesIn) say("router: not every node's pod CIDRs in its table within 30 s");
   const synced = await lab.routerView?.syncKernel();
   if (synced) say(`router: ${synced} BGP route(s) copied into its kernel (${lab.plan.router.kind} keeps them out of it)`);
 

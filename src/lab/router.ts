@@ -94,7 +94,8 @@ export async function startRouter(plan: LabPlan, ns: Netns): Promise<RouterHandl
       };
     }
     case 'frr': {
-      const frr = await Frr.start(base);
+      // zebra installs FRR's routes in the router's kernel, as BIRD's kernel protocol does.
+      const frr = await Frr.start({ ...base, fib: true });
       const state: RouterState = { kind: 'frr', netns: ns.name, dir: frr.dir };
       let announced: string[] = [];
       return {
@@ -251,13 +252,13 @@ export class RouterView {
   }
 
   /**
-   * FRR (started with bgpd -n by the launcher) and GoBGP (no FIB at all) keep their routes out of
-   * the kernel, unlike BIRD with its kernel protocol. For the client's traffic to find the pods,
-   * the lab copies the daemon's best routes towards the nodes into the router's kernel, marked
-   * `proto bgp`, replacing the previous copy. A no-op for BIRD.
+   * GoBGP (no FIB at all) keeps its routes out of the kernel, unlike BIRD with its kernel protocol
+   * and FRR with zebra. For the client's traffic to find the pods, the lab copies GoBGP's best
+   * routes towards the nodes into the router's kernel, marked `proto bgp`, replacing the previous
+   * copy. A no-op for BIRD and FRR.
    */
   async syncKernel(): Promise<number> {
-    if (this.state.kind === 'bird') return 0;
+    if (this.state.kind !== 'gobgp') return 0;
     const ns = await Netns.attach(this.state.netns);
     const nodeAddresses = new Set(this.addresses());
     let installed = 0;

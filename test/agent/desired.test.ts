@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { desiredBgp, desiredLocalRoutes, filtersToPolicy, originatedPrefixes } from '../../src/agent/desired.ts';
+import { desiredBgp, desiredLocalRoutes, filtersToPolicy, originatedPrefixes, samePeerConfig } from '../../src/agent/desired.ts';
 import { FileDatastore } from '../../src/datastore/index.ts';
 import type { Snapshot } from '../../src/datastore/index.ts';
 
@@ -54,12 +54,13 @@ describe('desired BGP configuration', () => {
 
   it('applies BGPPeers by node and nodeSelector; a node-specific peer wins over the mesh; peerSelector picks nodes', async () => {
     const peers =
-      `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: tor\nspec:\n  peerIP: 198.51.100.9\n  asNumber: 65009\n  node: a\n---\n` +
+      `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: tor\nspec:\n  peerIP: 198.51.100.9\n  asNumber: 65009\n  maxRestartTime: 90s\n  holdTime: 30s\n  keepaliveTime: 5s\n  node: a\n---\n` +
       `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: other\nspec:\n  peerIP: 198.51.100.8\n  asNumber: 65008\n  node: b\n---\n` +
       `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: rr\nspec:\n  peerSelector: role == 'rr'\n---\n`;
     const withRr = THREE.replace('name: c\n', "name: c\n  labels:\n    role: rr\n");
     const d = desiredBgp(await snapshot(withRr + peers), self, opts);
-    expect(d.peers.get('198.51.100.9')).toMatchObject({ type: 'node', origin: 'BGPPeer tor', config: { asn: 65009, allowClusterRanges: false, mode: 'both' } });
+    expect(d.peers.get('198.51.100.9')).toMatchObject({ type: 'node', origin: 'BGPPeer tor', config: { asn: 65009, allowClusterRanges: false, mode: 'both', gracefulRestartTime: 90, holdTime: 30, keepaliveTime: 5 } });
+    expect(d.peers.get('198.51.100.3')!.config.gracefulRestartTime).toBeUndefined();
     expect(d.peers.has('198.51.100.8')).toBe(false);
     // c is a mesh peer and chosen by the rr BGPPeer: the BGPPeer wins, still dialled one way.
     expect(d.peers.get('198.51.100.3')).toMatchObject({ origin: 'BGPPeer rr', config: { mode: 'mesh', allowClusterRanges: true } });
@@ -78,6 +79,50 @@ describe('desired BGP configuration', () => {
         expect.objectContaining({ subject: 'BGPPeer notin', peer: '198.51.100.7', code: 'TORTIE_BAD_FILTER', message: expect.stringContaining('NotIn') }),
       ]),
     );
+  });
+
+  it('passes a BGPPeer password from its Secret to the peer, and refuses the peer when the Secret or key is missing', async () => {
+    const peer = (name: string, ip: string, key: string) =>
+      `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: ${name}\nspec:\n  peerIP: ${ip}\n  asNumber: 65009\n  password:\n    secretKeyRef: {name: bgp, key: ${key}}\n---\n`;
+    const secret = `apiVersion: v1\nkind: Secret\nmetadata: {name: bgp, namespace: tortie-system}\nstringData: {tor: s3cret-tor}\n---\n`;
+    const d = desiredBgp(await snapshot(THREE + peer('tor', '198.51.100.9', 'tor') + peer('nokey', '198.51.100.8', 'other') + secret), self, opts);
+    expect(d.peers.get('198.51.100.9')!.config.password).toBe('s3cret-tor');
+    expect(d.peers.has('198.51.100.8')).toBe(false);
+    expect(d.problems).toEqual([expect.objectContaining({ subject: 'BGPPeer nokey', peer: '198.51.100.8', code: 'TORTIE_PEER_PASSWORD', message: expect.stringContaining("no key 'other'") })]);
+    expect(JSON.stringify(d.problems)).not.toContain('s3cret');
+    // Mesh peers carry no password.
+    expect(d.peers.get('198.51.100.2')!.config.password).toBeUndefined();
+  });
+
+  it('signs every mesh session with nodeMeshPassword and offers nodeMeshMaxRestartTime to mesh peers only', async () => {
+    const config = `apiVersion: tortie.dev/v1alpha1\nkind: BGPConfiguration\nmetadata: {name: default}\nspec:\n  nodeMeshPassword:\n    secretKeyRef: {name: mesh, key: pw}\n  nodeMeshMaxRestartTime: 2m\n---\n`;
+    const tor = `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {peerIP: 198.51.100.9, asNumber: 65009}\n---\n`;
+    const secret = (pw: string) => `apiVersion: v1\nkind: Secret\nmetadata: {name: mesh, namespace: tortie-system}\nstringData: {pw: ${pw}}\n---\n`;
+    const d = desiredBgp(await snapshot(THREE + config + tor + secret('m3sh-one')), self, opts);
+    for (const key of ['198.51.100.2', '198.51.100.3']) {
+      expect(d.peers.get(key)).toMatchObject({ type: 'mesh', hasPassword: true, config: { password: 'm3sh-one', gracefulRestartTime: 120 } });
+    }
+    const external = d.peers.get('198.51.100.9')!;
+    expect([external.hasPassword, external.config.password, external.config.gracefulRestartTime]).toEqual([false, undefined, undefined]);
+    expect(d.problems).toEqual([]);
+    // A new mesh password changes every mesh peer's configuration (the wiring re-creates those
+    // sessions) and no other peer's.
+    const rotated = desiredBgp(await snapshot(THREE + config + tor + secret('m3sh-two')), self, opts);
+    const changed = [...rotated.peers.keys()].filter((k) => !samePeerConfig(rotated.peers.get(k)!.config, d.peers.get(k)!.config));
+    expect(changed.sort()).toEqual(['198.51.100.2', '198.51.100.3']);
+  });
+
+  it('starts no mesh session while the mesh password\'s Secret is missing, one problem for the mesh, other peers unaffected', async () => {
+    const config = `apiVersion: tortie.dev/v1alpha1\nkind: BGPConfiguration\nmetadata: {name: default}\nspec:\n  nodeMeshPassword:\n    secretKeyRef: {name: mesh, key: pw}\n---\n`;
+    const tor = `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {peerIP: 198.51.100.9, asNumber: 65009}\n---\n`;
+    const d = desiredBgp(await snapshot(THREE + config + tor), self, opts);
+    expect([...d.peers.keys()]).toEqual(['198.51.100.9']);
+    // One problem per mesh peer (the wiring keeps each running session as it was), all with the
+    // same text so that it is reported once.
+    expect(d.problems.map((p) => p.peer).sort()).toEqual(['198.51.100.2', '198.51.100.3']);
+    expect(new Set(d.problems.map((p) => `${p.code}|${p.subject}|${p.message}`))).toEqual(new Set([
+      "TORTIE_PEER_PASSWORD|BGPConfiguration default|nodeMeshPassword: Secret tortie-system/mesh not found: the mesh password is unknown, so mesh sessions are not started or changed",
+    ]));
   });
 
   it('turns filters into a first-match policy: Equal exact, In with every longer prefix, communities', () => {

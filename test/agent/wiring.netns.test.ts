@@ -8,7 +8,10 @@
  * - a BGPPeer added and removed at run time, by editing the datastore file; SIGHUP reloads;
  * - a bad edit is refused with an error naming the file, and the running state is kept;
  * - SIGTERM then restart: exit 0, socket gone, routes kept, and no route of ours deleted on any
- *   node while it happens (`ip monitor route`).
+ *   node while it happens (`ip monitor route`);
+ * - BGPConfiguration nodeMeshPassword set and rotated on live agents: the mesh re-keys and comes
+ *   back Established, a node with the wrong password is refused by the others' kernels (TCP MD5
+ *   failures counted), and a BGPPeer that is not in the mesh is left alone.
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
@@ -50,10 +53,12 @@ let pods: PodDef[] = [
   { name: 'odd', node: 'tw-n2', ip: '10.99.0.7' },
 ];
 let peers: string[] = [];
+/** Extra lines for BGPConfiguration default's spec (the mesh password test). */
+let meshSpec = '';
 
 function clusterYaml(): string {
   const docs: string[] = [
-    `apiVersion: tortie.dev/v1alpha1\nkind: BGPConfiguration\nmetadata:\n  name: default\nspec:\n  asNumber: 64512\n  nodeToNodeMeshEnabled: true\n`,
+    `apiVersion: tortie.dev/v1alpha1\nkind: BGPConfiguration\nmetadata:\n  name: default\nspec:\n  asNumber: 64512\n  nodeToNodeMeshEnabled: true\n${meshSpec}`,
   ];
   for (const n of NODES) {
     docs.push(`apiVersion: v1\nkind: Node\nmetadata:\n  name: ${n.name}\nspec:\n  podCIDRs: [${n.block}, ${n.block6}]\nstatus:\n  addresses:\n    - type: InternalIP\n      address: ${n.addr}\n    - type: InternalIP\n      address: ${n.addr6}\n`);
@@ -245,6 +250,11 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
     await waitFor('the BGPPeer on tw-n1', async () => (await status('tw-n1')).peers.find((p) => p.address === '198.51.100.50' && p.type === 'node' && p.asNumber === 65010));
     // Only the node it names.
     expect((await status('tw-n2')).peers.map((p) => p.address)).not.toContain('198.51.100.50');
+    // A filter-only edit updates the live peer (soft reconfiguration) instead of replacing it.
+    peers = [`${peers[0]}  exportFilters:\n    - action: Reject\n      matchOperator: In\n      cidr: 10.66.0.0/16\n`];
+    writeDatastores();
+    await waitFor('the in-place reconfiguration', () => agents.get('tw-n1')!.log().includes('BGP peer 198.51.100.50 reconfigured in place'), 10_000, 50);
+    expect(agents.get('tw-n1')!.log().split('BGP peer 198.51.100.50 added')).toHaveLength(2);
     peers = [];
     writeDatastores();
     await waitFor('the BGPPeer gone from tw-n1', async () => ((await status('tw-n1')).peers.some((p) => p.address === '198.51.100.50') ? undefined : true));
@@ -255,6 +265,25 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
     await waitFor('the reload', () => agents.get('tw-n2')!.log().includes('SIGHUP: reloading configuration'), 10_000, 50);
     await meshUp('tw-n2');
     await routesInPlace('tw-n2');
+  });
+
+  it('runs a BGPPeer with a password only once its Secret is there, and never logs the password', async () => {
+    const peer = `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: signed\nspec:\n  peerIP: 198.51.100.51\n  asNumber: 65010\n  node: tw-n1\n  password:\n    secretKeyRef: {name: bgp-passwords, key: signed}\n`;
+    const secret = `apiVersion: v1\nkind: Secret\nmetadata: {name: bgp-passwords, namespace: tortie-system}\nstringData: {signed: wiring-test-md5-pw}\n`;
+    peers = [peer];
+    writeDatastores();
+    // No Secret yet: refused (never run unsigned), and tortie status says why.
+    const refused = await waitFor('the password refusal', async () => (await status('tw-n1')).node.configErrors?.find((e) => e.code === 'TORTIE_PEER_PASSWORD'));
+    expect(refused).toMatchObject({ subject: 'BGPPeer signed', message: expect.stringContaining('bgp-passwords') });
+    expect((await status('tw-n1')).peers.map((p) => p.address)).not.toContain('198.51.100.51');
+    peers = [peer, secret];
+    writeDatastores();
+    await waitFor('the signed BGPPeer on tw-n1', async () => (await status('tw-n1')).peers.find((p) => p.address === '198.51.100.51'));
+    expect((await status('tw-n1')).node.configErrors ?? []).toEqual([]);
+    peers = [];
+    writeDatastores();
+    await waitFor('the signed BGPPeer gone', async () => ((await status('tw-n1')).peers.some((p) => p.address === '198.51.100.51') ? undefined : true));
+    for (const a of agents.values()) expect(a.log()).not.toContain('wiring-test-md5-pw');
   });
 
   it('refuses a bad edit with an error naming the file, and keeps running as before', async () => {
@@ -300,6 +329,8 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
       await meshUp('tw-n1');
       await waitFor('adoption reconciled', () => b.log().includes('routes kept from before the restart reconciled'), 30_000, 100);
       expect(b.log()).toMatch(/"found":\d+/);
+      // RFC 4724 4.1: the speaker deferred selection until the other nodes' End-of-RIB (not its timer).
+      expect(b.log()).toMatch(/"why":"End-of-RIB from every graceful restart peer"/);
       for (const n of NODES) await routesInPlace(n.name);
       for (const m of monitors) {
         const deleted = m.out().split('\n').filter((l) => l.startsWith('Deleted') && l.includes('proto 116'));
@@ -307,6 +338,54 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
       }
     } finally {
       for (const m of monitors) m.child.kill('SIGKILL');
+    }
+  });
+
+  it('signs the mesh with nodeMeshPassword, re-keys it on rotation, and leaves a non-mesh BGPPeer alone', async () => {
+    const secret = `apiVersion: v1\nkind: Secret\nmetadata: {name: mesh-password, namespace: tortie-system}\nstringData: {one: wiring-mesh-pw-1, two: wiring-mesh-pw-2}\n`;
+    const tor = `apiVersion: tortie.dev/v1alpha1\nkind: BGPPeer\nmetadata:\n  name: tor-switch\nspec:\n  peerIP: 198.51.100.50\n  asNumber: 65010\n  node: tw-n1\n`;
+    const usingKey = (key: string) => `  nodeMeshPassword:\n    secretKeyRef: {name: mesh-password, key: ${key}}\n`;
+    /** TcpExt counters of a node's namespace (RFC 2385 segments the kernel refused). */
+    const md5Failures = async (node: string) => {
+      const lines = (await nss.get(node)!.exec('cat', ['/proc/net/netstat'])).stdout.split('\n').filter((l) => l.startsWith('TcpExt:'));
+      const [names, values] = lines.map((l) => l.split(/\s+/));
+      return Number(values[names.indexOf('TCPMD5Failure')]);
+    };
+    const allUp = async () => {
+      for (const n of NODES) await meshUp(n.name);
+    };
+    try {
+      peers = [tor, secret];
+      writeDatastores();
+      await waitFor('the BGPPeer on tw-n1', async () => (await status('tw-n1')).peers.find((p) => p.address === '198.51.100.50'));
+      const n1 = agents.get('tw-n1')!;
+      const from = n1.log().length;
+
+      // The mesh password on every node: each re-creates its mesh sessions, signed.
+      meshSpec = usingKey('one');
+      writeDatastores();
+      await waitFor('tw-n1 re-keyed its mesh', () => n1.log().slice(from).includes('BGP peer 198.51.100.12 added (mesh)'), 30_000, 100);
+      await allUp();
+
+      // tw-n1 alone moves to another password: the others' kernels refuse its signed segments.
+      const before = await md5Failures('tw-n2');
+      meshSpec = usingKey('two');
+      writeFileSync(`${datastoreOf('tw-n1')}.tmp`, clusterYaml());
+      renameSync(`${datastoreOf('tw-n1')}.tmp`, datastoreOf('tw-n1'));
+      await waitFor('tw-n2 refusing tw-n1\'s new signature', async () => (await md5Failures('tw-n2')) > before, 30_000, 200);
+      expect((await status('tw-n1')).peers.filter((p) => p.type === 'mesh' && p.state === 'Established')).toEqual([]);
+
+      // The rest follow: the mesh is whole again.
+      writeDatastores();
+      await allUp();
+      for (const n of NODES) await routesInPlace(n.name);
+      const log = n1.log().slice(from);
+      expect(log).not.toContain('BGP peer 198.51.100.50 removed');
+      expect(log).not.toContain('BGP peer 198.51.100.50 added');
+      expect((await status('tw-n1')).node.configErrors ?? []).toEqual([]);
+      for (const a of agents.values()) expect(a.log()).not.toMatch(/wiring-mesh-pw/);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${dumpLogs()}`, { cause: e });
     }
   });
 });

@@ -193,6 +193,23 @@ describe('Speaker against a scripted peer', () => {
     expect(s.rib.bestOf('192.0.2.0/24')).not.toBeNull();
   });
 
+  it('offers a peer its own graceful restart time when it has one, the speaker\'s otherwise (RFC 4724 3)', async () => {
+    const s = speaker({ host: '127.0.0.10', routerId: '10.0.0.10', localAsn: 64512, gracefulRestart: { restartTime: 30 } });
+    await s.start();
+    s.addPeer({ address: '127.0.0.11', asn: 65001, localAddress: '127.0.0.10', mode: 'passive', gracefulRestartTime: 200 });
+    s.addPeer({ address: '127.0.0.12', asn: 65001, localAddress: '127.0.0.10', mode: 'passive' });
+    const offered = async (from: string) => {
+      const p = new FakePeer(from);
+      cleanups.push(() => p.close());
+      await p.dial('127.0.0.10', s.listenPort!);
+      await waitFor(() => p.ofType('open').length === 1, 10_000, `OPEN to ${from}`);
+      const cap = p.ofType('open')[0].capabilities.find((c) => c.kind === 'graceful-restart');
+      return cap?.kind === 'graceful-restart' ? cap.restartTime : null;
+    };
+    expect(await offered('127.0.0.11')).toBe(200);
+    expect(await offered('127.0.0.12')).toBe(30);
+  });
+
   it('takes a new connection from an Established peer with graceful restart as its restart, keeping its routes (RFC 4724 4.2)', async () => {
     const s = speaker({ host: '127.0.0.8', routerId: '10.0.0.8', localAsn: 64512, gracefulRestart: { restartTime: 30 } });
     await s.start();

@@ -4,7 +4,7 @@
  * match our protocol, routes through a missing or down link are refused), and lets a test play
  * "someone else" (foreign changes, deleted links, lost notifications).
  */
-import type { Kernel, KernelEvent, KernelLink, KernelRoute, OpResult, RouteOp } from '../../src/dataplane/kernel.ts';
+import type { Kernel, KernelEvent, KernelLink, KernelRoute, OpResult, RouteOpKind, RouteOps } from '../../src/dataplane/kernel.ts';
 import type { Clock } from '../../src/dataplane/clock.ts';
 
 export const EEXIST = 17;
@@ -19,7 +19,7 @@ export class FakeKernel implements Kernel {
   links: KernelLink[] = [];
   sysctls = new Map<string, string>();
   /** Every operation the controller sent, in order. */
-  log: RouteOp[] = [];
+  log: Array<{ op: RouteOpKind; route: KernelRoute }> = [];
   dumps = 0;
   /** errno to return for the next operations (one each), then success again. */
   failNext: number[] = [];
@@ -97,9 +97,10 @@ export class FakeKernel implements Kernel {
     return structuredClone(this.links);
   }
 
-  async apply(ops: RouteOp[]): Promise<OpResult[]> {
-    return ops.map((o) => {
-      this.log.push(structuredClone(o));
+  async apply(ops: RouteOps): Promise<OpResult[]> {
+    return ops.kinds.map((op, at) => {
+      const o = { op, route: structuredClone(ops.routes[at]) };
+      this.log.push(o);
       const forced = this.failNext.shift();
       if (forced) return { errno: forced };
       const r = structuredClone(o.route);

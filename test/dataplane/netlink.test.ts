@@ -59,7 +59,7 @@ describe('netlink route messages', () => {
     }
   });
 
-  it('writes IPv4 device and blackhole routes through its shortcut byte for byte as the general encoder does', () => {
+  it('writes IPv4 device, blackhole and gateway routes through its shortcut byte for byte as the general encoder does', () => {
     const v4 = fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 32 })).map(([a, len]) => {
       const masked = len === 0 ? 0 : (a >>> (32 - len)) * 2 ** (32 - len);
       return `${masked >>> 24}.${(masked >>> 16) & 255}.${(masked >>> 8) & 255}.${masked & 255}/${len}`;
@@ -72,14 +72,20 @@ describe('netlink route messages', () => {
       type: fc.constantFrom(1, 6),
       scope: fc.constantFrom(0, 253),
       priority: fc.integer({ min: 0, max: 0xffffffff }),
-      nexthops: fc.array(fc.record({ ifindex: fc.integer({ min: 0, max: 0x7fffffff }), onlink: fc.boolean() }), { maxLength: 1 }),
+      nexthops: fc.array(
+        fc.record(
+          { gateway: fc.ipV4(), ifindex: fc.integer({ min: 0, max: 0x7fffffff }), onlink: fc.boolean() },
+          { requiredKeys: ['ifindex', 'onlink'] },
+        ),
+        { maxLength: 1 },
+      ),
     });
     fc.assert(
-      fc.property(route, fc.constantFrom('add' as const, 'replace' as const, 'delete' as const), fc.integer({ min: 0, max: 0xffffffff }), (r, op, seq) => {
+      fc.property(route, fc.constantFrom('add' as const, 'replace' as const, 'delete' as const), fc.integer({ min: 0, max: 0xffffffff }), fc.boolean(), (r, op, seq, ack) => {
         const fast = new NlWriter(8);
         const general = new NlWriter(8);
-        encodeRouteOp(fast, op, r, seq);
-        encodeRouteOpGeneral(general, op, r, seq);
+        encodeRouteOp(fast, op, r, seq, ack);
+        encodeRouteOpGeneral(general, op, r, seq, undefined, ack);
         expect(fast.take()).toEqual(general.take());
       }),
       { numRuns: 2000 },

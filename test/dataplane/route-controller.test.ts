@@ -145,6 +145,8 @@ describe('RouteController: ownership', () => {
       () => c.setBlackhole('10.0.0.1/24'),
       () => c.setLearned('10.0.0.0/24', []),
       () => c.setLearned('10.0.0.0/24', ['2001:db8::1']),
+      // A next hop already known good (shared between routes) is still checked against the prefix.
+      () => (c.setLearned('10.1.0.0/24', ['192.0.2.1']), c.setLearned('2001:db8:1::/64', ['192.0.2.1'])),
       () => c.setRoute('10.0.0.0/24', { kind: 'teleport' } as never),
     ];
     for (const f of bad) expect(f).toThrow(RouteConfigError);
@@ -226,6 +228,24 @@ describe('RouteController: drift and failures', () => {
     const again = kernel.addLink('tor1');
     await c.idle();
     expect(kernel.find('10.0.0.1/32')).toEqual([podRoute('10.0.0.1/32', again.index)]);
+  });
+
+  it('moves learned routes on the node subnet to a node interface that returns with a new index', async () => {
+    const { kernel, c } = setup({ nodeSubnets: [{ cidr: '198.51.100.0/24', ifname: 'eth0' }] });
+    kernel.addLink('eth0', true, false);
+    for (let i = 0; i < 3; i++) c.setLearned(`10.70.${i}.0/24`, ['198.51.100.7']);
+    c.setLearned('10.71.0.0/24', ['192.0.2.1']);
+    await c.start();
+    await c.idle();
+    kernel.deleteLink('eth0');
+    await c.idle();
+    expect(kernel.find('10.70.1.0/24')).toEqual([]);
+    expect(kernel.find('10.71.0.0/24')).toHaveLength(1); // not through eth0: untouched
+    expect(c.counters).toMatchObject({ pendingInterface: 3, failures: 0 });
+    const again = kernel.addLink('eth0');
+    await c.idle();
+    for (let i = 0; i < 3; i++) expect(kernel.find(`10.70.${i}.0/24`)[0].nexthops).toEqual([{ gateway: '198.51.100.7', ifindex: again.index, onlink: true }]);
+    expect(c.counters).toMatchObject({ programmed: 4, pendingInterface: 0, failures: 0 });
   });
 
   it('treats a downed interface like a missing one, and reprograms it when it comes back up', async () => {

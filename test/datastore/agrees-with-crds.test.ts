@@ -47,6 +47,7 @@ describe('datastore validation agrees with the CRDs', () => {
     peer({ peerIP: '192.0.2.1', asNumber: 1, importFilters: [{ cidr: '10.0.0.0/8', matchOperator: 'NotIn', action: 'Reject', community: '65000:1' }] }),
     config({ asNumber: 65001, nodeToNodeMeshEnabled: false, listenPort: 1179, logSeverity: 'Debug', serviceClusterIPs: [{ cidr: '10.96.0.0/12' }], communities: [{ name: 'c', value: '1:2:3' }] }),
     config({}),
+    config({ nodeMeshPassword: { secretKeyRef: { name: 'bgp', key: 'mesh' } }, nodeMeshMaxRestartTime: '120s' }),
   ])('both accept %j', (object) => {
     expect(crdErrors(object)).toEqual([]);
     const mine = object.kind === 'BGPPeer' ? validateBGPPeer(object) : validateBGPConfiguration(object);
@@ -69,6 +70,8 @@ describe('datastore validation agrees with the CRDs', () => {
     config({ logSeverity: 'Loud' }),
     config({ communities: [{ name: 'c' }] }),
     config({ serviceClusterIPs: [{ cidr: 'ten' }] }),
+    config({ nodeMeshPassword: { secretKeyRef: { name: 'bgp' } } }),
+    config({ nodeMeshMaxRestartTime: 'soon' }),
   ])('both refuse %j', (object) => {
     expect(crdErrors(object)).not.toEqual([]);
     const mine = object.kind === 'BGPPeer' ? validateBGPPeer(object) : validateBGPConfiguration(object);

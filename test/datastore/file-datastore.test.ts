@@ -6,7 +6,7 @@ import { inspect } from 'node:util';
 import { parse } from 'yaml';
 import { FileDatastore } from '../../src/datastore/file/file-datastore.ts';
 import type { DatastoreError } from '../../src/datastore/errors.ts';
-import { resolvePeerPassword } from '../../src/datastore/peers.ts';
+import { resolvePassword, resolvePeerPassword } from '../../src/datastore/peers.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { describeEvent } from './fixtures.ts';
 
@@ -257,6 +257,29 @@ describe('file datastore', () => {
     // The status file sits next to the datastore file but is not read as part of it.
     expect(events).toEqual([]);
     expect(problems).toEqual([]);
+  });
+
+  it('holds the Secret nodeMeshPassword names, only while it is named, and gives the line of a refused mesh field', async () => {
+    const config = (spec: string) => `apiVersion: tortie.dev/v1alpha1\nkind: BGPConfiguration\nmetadata: {name: default}\nspec:\n${spec}`;
+    const MESH = config('  nodeMeshPassword:\n    secretKeyRef: {name: mesh, key: pw}\n  nodeMeshMaxRestartTime: 90s\n');
+    const MESH_SECRET = 'apiVersion: v1\nkind: Secret\nmetadata: {name: mesh, namespace: tortie-system}\nstringData: {pw: m3sh-pw}\n';
+    await open(docs(NODE_A, MESH_SECRET));
+    expect(ds.snapshot().secrets.size).toBe(0);
+    await writeFile(file, docs(MESH, NODE_A, MESH_SECRET));
+    await waitFor('mesh secret read', () => events.includes('added Secret tortie-system/mesh pw'));
+    const snap = ds.snapshot();
+    expect(snap.bgpConfiguration).toMatchObject({ nodeMeshPassword: { secretKeyRef: { name: 'mesh', key: 'pw' } }, nodeMeshMaxRestartTime: 90 });
+    expect(resolvePassword(snap, snap.bgpConfiguration.nodeMeshPassword)).toEqual({ ok: true, password: 'm3sh-pw' });
+    // The mesh turned off with its password still set: refused with file, document and line.
+    await writeFile(file, docs(config('  nodeToNodeMeshEnabled: false\n  nodeMeshPassword:\n    secretKeyRef: {name: mesh, key: pw}\n'), NODE_A, MESH_SECRET));
+    const bad = await waitFor('problem', () => problems.find((p) => p.code === 'TK_DS_INVALID_OBJECT'));
+    expect(bad.issues.map((i) => [i.path.join('.'), i.position!.document, i.position!.line])).toEqual([['spec.nodeMeshPassword', 0, 7]]);
+    expect(bad.message).toContain('cannot be set while spec.nodeToNodeMeshEnabled is false');
+    expect(ds.snapshot().bgpConfiguration.nodeMeshPassword).not.toBeNull();
+    // No longer named: the Secret leaves the model.
+    await writeFile(file, docs(NODE_A, MESH_SECRET));
+    await waitFor('mesh secret dropped', () => events.includes('deleted Secret tortie-system/mesh'));
+    expect(JSON.stringify(problems.map((p) => p.message)) + logLines.join('\n')).not.toContain('m3sh');
   });
 
   it('never shows a password in logs, snapshots or errors', async () => {

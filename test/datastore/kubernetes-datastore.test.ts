@@ -3,7 +3,7 @@ import { FakeApiServer } from '../helpers/fake-apiserver.ts';
 import { waitFor } from '../helpers/wait-for.ts';
 import { KubernetesDatastore } from '../../src/datastore/kubernetes/kubernetes-datastore.ts';
 import type { DatastoreError } from '../../src/datastore/errors.ts';
-import { resolvePeerPassword } from '../../src/datastore/peers.ts';
+import { resolvePassword, resolvePeerPassword } from '../../src/datastore/peers.ts';
 import { CONFIGS, NODES, PEERS, PODS, bgpConfig, describeEvent, node, peer, pod, secret, secretsPath } from './fixtures.ts';
 
 const THIS_NODE = 'n1';
@@ -279,6 +279,18 @@ describe('Kubernetes datastore against a list/watch API server', () => {
     await server.stop();
     ds.writeStatus('n1', status(0));
     await waitFor('status write failure', () => problems.some((p) => p.code === 'TK_DS_STATUS_WRITE_FAILED'));
+  });
+
+  it('reads the Secret BGPConfiguration nodeMeshPassword names, and drops it when no longer named', async () => {
+    server.apply(secretsPath('tortie-system'), secret('tortie-system', 'mesh', { pw: 'm3sh-pw' }));
+    server.apply(CONFIGS, bgpConfig({ asNumber: 65001, nodeMeshPassword: { secretKeyRef: { name: 'mesh', key: 'pw' } } }));
+    await waitFor('mesh secret read', () => events.includes('added Secret tortie-system/mesh pw'));
+    const snap = ds.snapshot();
+    expect(resolvePassword(snap, snap.bgpConfiguration.nodeMeshPassword)).toEqual({ ok: true, password: 'm3sh-pw' });
+    server.apply(CONFIGS, bgpConfig({ asNumber: 65001 }));
+    await waitFor('mesh secret dropped', () => events.includes('deleted Secret tortie-system/mesh'));
+    // The BGPPeer's Secret is still named and stays.
+    expect([...ds.snapshot().secrets.keys()]).toEqual(['tortie-system/bgp']);
   });
 
   it('reads BGP passwords by name, follows rotation and reports a missing Secret without the value', async () => {

@@ -139,6 +139,38 @@ describe('BGPConfiguration', () => {
   });
 });
 
+describe('BGPConfiguration mesh password and restart time', () => {
+  const config = (spec: Record<string, unknown>) => validateBGPConfiguration({ metadata: { name: 'default' }, spec });
+
+  it('reads nodeMeshPassword as a Secret reference and nodeMeshMaxRestartTime as seconds; both default to unset', () => {
+    expect(ok(config({}))).toMatchObject({ nodeMeshPassword: null, nodeMeshMaxRestartTime: null });
+    expect(ok(config({ nodeMeshPassword: { secretKeyRef: { name: 'bgp', key: 'mesh' } }, nodeMeshMaxRestartTime: '2m' }))).toMatchObject({
+      nodeMeshPassword: { secretKeyRef: { name: 'bgp', key: 'mesh' } }, nodeMeshMaxRestartTime: 120,
+    });
+  });
+
+  it('names what is wrong with them', () => {
+    expect(issues(config({ nodeMeshPassword: 'plain', nodeMeshMaxRestartTime: '5000s' }))).toEqual([
+      'spec.nodeMeshPassword: must be an object, got string "plain"',
+      'spec.nodeMeshMaxRestartTime: must be whole seconds, at most 4095 (RFC 4724 3: 12-bit restart time)',
+    ]);
+    expect(issues(config({ nodeMeshPassword: {}, nodeMeshMaxRestartTime: 'soon' }))).toEqual([
+      'spec.nodeMeshPassword.secretKeyRef: is required: the password comes from a Secret ({name, key})',
+      'spec.nodeMeshPassword.secretKeyRef.name: is required',
+      'spec.nodeMeshPassword.secretKeyRef.key: is required',
+      expect.stringMatching(/^spec\.nodeMeshMaxRestartTime: /),
+    ]);
+    expect(issues(config({ nodeMeshPassword: { secretKeyRef: { name: 'bgp', key: '' } } }))).toEqual(['spec.nodeMeshPassword.secretKeyRef.key: must not be empty']);
+  });
+
+  it('refuses them while the mesh is off, as Calico does', () => {
+    expect(issues(config({ nodeToNodeMeshEnabled: false, nodeMeshPassword: { secretKeyRef: { name: 'bgp', key: 'mesh' } }, nodeMeshMaxRestartTime: '60s' }))).toEqual([
+      'spec.nodeMeshPassword: cannot be set while spec.nodeToNodeMeshEnabled is false',
+      'spec.nodeMeshMaxRestartTime: cannot be set while spec.nodeToNodeMeshEnabled is false',
+    ]);
+  });
+});
+
 describe('Node, Pod, Secret', () => {
   it('reads node addresses, CIDRs and annotations', () => {
     const n = ok(validateNode({

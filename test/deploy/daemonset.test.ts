@@ -85,12 +85,12 @@ function hostPathFor(container: Container, file: string): { mount: VolumeMount; 
 }
 
 /** The final stage of the Dockerfile: its entrypoint, command and where COPY puts files. */
-function dockerImage(): { entrypoint: string[]; cmd: string[]; files: string[] } {
+function dockerImage(): { entrypoint: string[]; cmd: string[]; files: string[]; env: Map<string, string> } {
   const text = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
   const finalStage = lines.slice(lines.map((l) => /^FROM /i.test(l)).lastIndexOf(true));
   let workdir = '/';
-  const image = { entrypoint: [] as string[], cmd: [] as string[], files: [] as string[] };
+  const image = { entrypoint: [] as string[], cmd: [] as string[], files: [] as string[], env: new Map<string, string>() };
   for (const line of finalStage) {
     const [instruction, ...rest] = line.split(/\s+/);
     const args = rest.filter((a) => !a.startsWith('--'));
@@ -99,6 +99,7 @@ function dockerImage(): { entrypoint: string[]; cmd: string[]; files: string[] }
       case 'COPY': image.files.push(path.resolve(workdir, args[args.length - 1])); break;
       case 'ENTRYPOINT': image.entrypoint = JSON.parse(rest.join(' ')) as string[]; break;
       case 'CMD': image.cmd = JSON.parse(rest.join(' ')) as string[]; break;
+      case 'ENV': for (const kv of rest) { const i = kv.indexOf('='); if (i > 0) image.env.set(kv.slice(0, i), kv.slice(i + 1)); } break;
     }
   }
   return image;
@@ -110,6 +111,14 @@ describe('the agent container against the agent\'s command line', () => {
     expect(agent.command).toEqual(['node', '/opt/tortie/bin/tortie', 'agent']);
     expect([...image.entrypoint, ...image.cmd]).toEqual(agent.command);
     expect(image.files).toContain('/opt/tortie/bin');
+  });
+
+  it('ships the native pieces where their overrides point (the image has no compiler to build them)', () => {
+    const image = dockerImage();
+    for (const name of ['TORTIE_NL_HELPER', 'TORTIE_MD5_ADDON']) {
+      expect(image.env.get(name), name).toBeDefined();
+      expect(image.files, name).toContain(image.env.get(name));
+    }
   });
 
   it('sets only settings the agent knows, the node name from the pod\'s node', () => {

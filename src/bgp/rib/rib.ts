@@ -97,10 +97,11 @@ interface PendingOut {
 }
 
 export class RibPeer extends RibSource {
-  readonly config: RibPeerConfig;
-  readonly importPolicy: CompiledPolicy;
-  readonly exportPolicy: CompiledPolicy;
-  readonly allowClusterRanges: boolean;
+  /** Replaced, with the policies below, by `Rib.setPolicy` (soft reconfiguration). */
+  config: RibPeerConfig;
+  importPolicy: CompiledPolicy;
+  exportPolicy: CompiledPolicy;
+  allowClusterRanges: boolean;
   /** Prefixes the peer sent that import policy rejected (kept so that counts stay right). */
   readonly rejected = new Map<Afi, Set<RouteKey>>([
     [Afi.IPv4, new Set()],
@@ -333,6 +334,46 @@ export class Rib {
     }
     if (AFIS.every((a) => peer.stale!.get(a)!.size === 0)) peer.stale = null;
     return n;
+  }
+
+  /**
+   * RFC 7313 4.2: the peer sent a BoRR: every route it gave us in `afi` is now stale (still in use)
+   * until it re-announces it; `purgeStale` at its EoRR drops the rest. Returns how many were marked.
+   */
+  markStale(peer: RibPeer, afi: Afi): number {
+    peer.stale ??= new Map<Afi, RouteTable<AttrSet>>([
+      [Afi.IPv4, newRouteTable(Afi.IPv4)],
+      [Afi.IPv6, newRouteTable(Afi.IPv6)],
+    ]);
+    const s = peer.stale.get(afi)!;
+    const table = peer.adjIn.get(afi)!;
+    const n = table.size;
+    // The lookup falls through from Adj-RIB-In to the stale table, so the Loc-RIB does not change.
+    for (const [k, v] of table) s.set(k, v);
+    table.clear();
+    return n;
+  }
+
+  /**
+   * Soft reconfiguration of a live peer: new import/export policy (and the other per-peer rules
+   * that only filter or rewrite). What the peer was sent is re-derived at once and only the
+   * difference goes out; the import side takes effect for routes the peer sends from now on, so the
+   * caller asks the peer for a route refresh (RFC 2918) to re-run it over everything.
+   */
+  setPolicy(peer: RibPeer, config: RibPeerConfig): { importChanged: boolean; exportChanged: boolean } {
+    const before = peer.config;
+    const same = (a: Policy | undefined, b: Policy | undefined) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+    const importChanged = !same(before.importPolicy, config.importPolicy) || (before.allowClusterRanges ?? null) !== (config.allowClusterRanges ?? null);
+    const exportChanged = !same(before.exportPolicy, config.exportPolicy) || !!before.nextHopSelf !== !!config.nextHopSelf;
+    // Compile both before assigning anything, so that a bad policy leaves the peer as it was.
+    const importPolicy = importChanged ? compilePolicy(config.importPolicy ?? ACCEPT_ALL, `peer ${peer.id} import policy`) : peer.importPolicy;
+    const exportPolicy = exportChanged ? compilePolicy(config.exportPolicy ?? ACCEPT_ALL, `peer ${peer.id} export policy`) : peer.exportPolicy;
+    peer.config = { ...config, id: before.id, address: before.address, asn: before.asn, routeReflectorClient: before.routeReflectorClient };
+    peer.importPolicy = importPolicy;
+    peer.exportPolicy = exportPolicy;
+    peer.allowClusterRanges = config.allowClusterRanges ?? peer.kind === 'ibgp';
+    if (exportChanged) for (const afi of AFIS) this.resend(peer, afi, { full: false });
+    return { importChanged, exportChanged };
   }
 
   private dropStale(peer: RibPeer): void {

@@ -11,6 +11,11 @@ export interface LocalOpenConfig {
   routerId: number;
   /** Seconds we propose: 0, or at least 3 (RFC 4271 4.2). */
   holdTime: number;
+  /**
+   * Seconds between our KEEPALIVEs; default a third of the negotiated hold time (RFC 4271 4.4).
+   * Never more than that third, so a shorter hold time from the peer still holds.
+   */
+  keepaliveTime?: number;
   families: readonly Afi[];
   /** RFC 4724: advertise graceful restart (helper and restarting roles). */
   gracefulRestart?: {
@@ -60,8 +65,8 @@ export function familyKey(afi: Afi, safi: Safi = Safi.Unicast): FamilyKey {
 
 export function buildOpen(cfg: LocalOpenConfig): OpenMessage {
   const caps: Capability[] = cfg.families.map((afi) => ({ kind: 'multiprotocol', afi, safi: Safi.Unicast }));
-  // Not enhanced route refresh (RFC 7313): its BoRR/EoRR demarcation is not implemented yet.
-  caps.push({ kind: 'route-refresh' }, { kind: 'four-octet-as', asn: cfg.localAsn });
+  // RFC 7313 3: enhanced route refresh, so that a refresh is framed by BoRR/EoRR both ways.
+  caps.push({ kind: 'route-refresh' }, { kind: 'enhanced-route-refresh' }, { kind: 'four-octet-as', asn: cfg.localAsn });
   if (cfg.extendedMessage) caps.push({ kind: 'extended-message' });
   if (cfg.gracefulRestart) {
     const gr = cfg.gracefulRestart;
@@ -93,6 +98,13 @@ function u16(n: number): Uint8Array {
 
 function u32(n: number): Uint8Array {
   return new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+}
+
+/** RFC 4271 4.4 / 10: a third of the hold time unless configured shorter; 0 when the hold time is 0. */
+export function negotiateKeepalive(holdTime: number, configured?: number): number {
+  const third = Math.floor(holdTime / 3);
+  if (holdTime === 0 || configured === undefined || configured <= 0) return third;
+  return Math.max(1, Math.min(configured, third));
 }
 
 export function validateOpen(
@@ -151,7 +163,7 @@ export function validateOpen(
       peerAsn,
       peerBgpId: open.bgpId,
       holdTime,
-      keepaliveTime: Math.floor(holdTime / 3),
+      keepaliveTime: negotiateKeepalive(holdTime, local.keepaliveTime),
       families,
       routeRefresh: has('route-refresh') || has('enhanced-route-refresh'),
       enhancedRouteRefresh: has('enhanced-route-refresh'),

@@ -12,6 +12,7 @@ import { systemClock, type Clock, type TimerHandle } from './clock.ts';
 import { Connection } from './connection.ts';
 import { State, step, type Action, type FsmContext, type FsmEvent, type TimerName } from './fsm.ts';
 import { buildOpen, type LocalOpenConfig, type Negotiated } from './open.ts';
+import { loadTcpMd5 } from './tcp-md5.ts';
 
 export interface SessionOptions {
   peerAddress: string;
@@ -28,6 +29,11 @@ export interface SessionOptions {
   /** Idle hold backoff after errors, ms (default 1 s doubling to 120 s). */
   idleHold?: { initialMs: number; maxMs: number };
   clock?: Clock;
+  /**
+   * RFC 2385 TCP MD5 password: our connections are signed with it (tcp-md5.ts). Incoming ones are
+   * the listener's business (the speaker sets the key there). Never logged.
+   */
+  password?: string;
   /** How to open a TCP connection (tests may inject). */
   connect?: (opts: { host: string; port: number; localAddress?: string }) => Socket;
 }
@@ -145,10 +151,14 @@ export class Session {
     this.dispatch({ type: 'bad-message', error });
   }
 
-  /** Sends a ROUTE-REFRESH (RFC 2918) when the peer supports it; false otherwise. */
+  /**
+   * Sends a ROUTE-REFRESH (RFC 2918) when the peer supports it, or a BoRR/EoRR marker (RFC 7313 3)
+   * when it supports enhanced route refresh; false otherwise.
+   */
   requestRefresh(msg: RouteRefreshMessage): boolean {
     const n = this.negotiated;
     if (!n?.routeRefresh || !this.conn) return false;
+    if (msg.subtype !== 0 && !n.enhancedRouteRefresh) return false;
     this.conn.send(msg);
     return true;
   }
@@ -364,7 +374,12 @@ export class Session {
 
   private connect(): void {
     const o = this.options;
-    const open = o.connect ?? ((x) => net.connect({ host: x.host, port: x.port, localAddress: x.localAddress }));
+    const password = o.password;
+    const open =
+      o.connect ??
+      (password !== undefined
+        ? (x: { host: string; port: number; localAddress?: string }) => loadTcpMd5().connect({ ...x, password })
+        : (x: { host: string; port: number; localAddress?: string }) => net.connect({ host: x.host, port: x.port, localAddress: x.localAddress }));
     let socket: Socket;
     try {
       socket = open({ host: o.peerAddress, port: o.peerPort ?? BGP_PORT, localAddress: o.localAddress });

@@ -1,6 +1,6 @@
 /**
  * The file datastore (`--datastore file:PATH`): the same objects as the Kubernetes datastore —
- * v1 Node, v1 Pod, v1 Secret (for BGPPeer passwords, optional), tortie.dev/v1alpha1
+ * v1 Node, v1 Pod, v1 Secret (for BGP passwords, optional), tortie.dev/v1alpha1
  * BGPConfiguration and BGPPeer — from one multi-document YAML file, followed live.
  *
  * - Changes are noticed by fs.watch on the file's directory (so an editor that writes a new file
@@ -33,6 +33,7 @@ import { silentLogger } from '../logger.ts';
 import type { Logger } from '../logger.ts';
 import { parseObjectsFile } from './parse.ts';
 import { counters, emitChange } from '../emit.ts';
+import { passwordSecretReferences } from '../peers.ts';
 
 export interface FileDatastoreOptions {
   path: string;
@@ -196,11 +197,9 @@ export class FileDatastore extends EventEmitter<DatastoreEvents> implements Data
       const code = parsed.syntax ? DatastoreErrorCode.InvalidYaml : DatastoreErrorCode.InvalidObject;
       return new DatastoreError(code, this.path, 'refused; the last good state stays in force', parsed.issues);
     }
-    // As in the Kubernetes datastore: this node's pods, and only the Secrets a BGPPeer names.
-    const referenced = new Set<string>();
-    for (const { object } of parsed.objects) {
-      if (object.kind === Kind.BGPPeer && object.password) referenced.add(object.password.secretKeyRef.name);
-    }
+    // As in the Kubernetes datastore: this node's pods, and only the Secrets a password names
+    // (a BGPPeer's, or the mesh's in BGPConfiguration default).
+    const referenced = passwordSecretReferences(parsed.objects.map((p) => p.object));
     const wanted = (o: ModelObject) =>
       (o.kind !== Kind.Pod || o.nodeName === this.#o.nodeName) &&
       (o.kind !== Kind.Secret || (o.namespace === this.#o.secretNamespace && referenced.has(o.name)));

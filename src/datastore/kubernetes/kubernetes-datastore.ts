@@ -94,8 +94,8 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
     }
     this.#store = new ModelStore((event) => {
       emitChange(this, this.#log, event);
-      // A peer's password reference may have changed: read the Secrets it names.
-      if (event.kind === Kind.BGPPeer && this.#syncing) void this.#secrets.refresh();
+      // A password reference may have changed: read the Secrets named now.
+      if ((event.kind === Kind.BGPPeer || event.kind === Kind.BGPConfiguration) && this.#syncing) void this.#secrets.refresh();
     });
     this.synced = new Promise((resolve) => { this.#resolveSynced = resolve; });
     const secretNamespace = options.secretNamespace ?? Defaults.secretNamespace;
@@ -156,7 +156,7 @@ export class KubernetesDatastore extends EventEmitter<DatastoreEvents> implement
     }
     this.#secrets = new SecretReader(core, secretNamespace, this.#store, options.secretRefreshMs ?? 60_000, {
       onMissing: (name, peers) => this.#problem(new DatastoreError(DatastoreErrorCode.SecretMissing, `Secret ${secretNamespace}/${name}`,
-        `not found; BGPPeer ${peers.join(', ')} cannot get its password`)),
+        `not found; ${peers.join(', ')} cannot get its password`)),
       onInvalid: (name, issues) => this.#problem(new DatastoreError(DatastoreErrorCode.InvalidObject, `Secret ${secretNamespace}/${name}`, 'refused; keeping its last valid version', issues)),
       onFailed: (name, err) => this.#problem(new DatastoreError(DatastoreErrorCode.WatchFailed, `Secret ${secretNamespace}/${name}`,
         `read failed: ${errorSummary(err)}; keeping the last known password`, [], { cause: err })),

@@ -1,6 +1,6 @@
 /**
- * Reads the Secrets that BGPPeer passwords refer to, by name, with GET only: the agent's Role
- * in the secret namespace grants `get` and nothing else, so it can read a Secret it is told about
+ * Reads the Secrets that BGP passwords (BGPPeer password, BGPConfiguration nodeMeshPassword)
+ * refer to, by name, with GET only: the agent's Role in the secret namespace grants `get` and nothing else, so it can read a Secret it is told about
  * but cannot enumerate or watch the namespace. Passwords change rarely; each referenced Secret is
  * re-read when the set of references changes and every `refreshMs` to pick up rotations.
  */
@@ -10,6 +10,7 @@ import type { ModelObject } from '../model.ts';
 import type { ModelStore } from '../store.ts';
 import { validateSecret } from '../validate.ts';
 import type { ValidationIssue } from '../errors.ts';
+import { passwordSecretReferences } from '../peers.ts';
 
 export interface SecretReaderHooks {
   onMissing: (name: string, referencedBy: string[]) => void;
@@ -55,15 +56,16 @@ export class SecretReader {
     this.#timer = null;
   }
 
-  /** Secret name → the BGPPeers that refer to it. */
+  /** Secret name → the objects that refer to it (`BGPPeer NAME`, `BGPConfiguration default`). */
   #references(): Map<string, string[]> {
-    const refs = new Map<string, string[]>();
-    for (const key of this.#store.keys(Kind.BGPPeer)) {
-      const peer = this.#store.get(Kind.BGPPeer, key);
-      const name = peer?.password?.secretKeyRef.name;
-      if (name) refs.set(name, [...(refs.get(name) ?? []), key]);
+    const objects: ModelObject[] = [];
+    for (const kind of [Kind.BGPPeer, Kind.BGPConfiguration]) {
+      for (const key of this.#store.keys(kind)) {
+        const o = this.#store.get(kind, key);
+        if (o) objects.push(o);
+      }
     }
-    return refs;
+    return passwordSecretReferences(objects);
   }
 
   /** Re-reads every referenced Secret and drops unreferenced ones. Calls made meanwhile coalesce into one more pass. */

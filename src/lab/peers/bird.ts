@@ -56,6 +56,7 @@ export function birdConfig(o: BirdOptions, dir: string): string {
       // PEERS.md: the defaults wait minutes between attempts.
       '  connect delay time 1; connect retry time 3; error wait time 1,5;',
       ...(n.passive ? ['  passive on;'] : []),
+      ...(n.password !== undefined ? [`  password "${n.password}";`] : []),
       ...(n.gracefulRestart ? [`  graceful restart on; graceful restart time ${n.restartTime ?? 60};`] : ['  graceful restart off;']),
       ...(n.routeReflectorClient ? ['  rr client;'] : []),
     );

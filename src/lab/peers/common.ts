@@ -29,6 +29,8 @@ export interface DaemonNeighbor {
   /** IPv6 next hop to advertise on an IPv4 session (and the reverse). */
   nextHopV6?: string;
   nextHopV4?: string;
+  /** RFC 2385 TCP MD5 password for the session (printable ASCII without quotes). */
+  password?: string;
 }
 
 export interface DaemonRoute {

@@ -21,6 +21,11 @@ export interface FrrOptions {
   routes?: DaemonRoute[];
   /** Extra lines inside `router bgp`. */
   extraBgp?: string[];
+  /**
+   * bgpd hands its best routes to zebra, which installs them in the namespace's kernel
+   * (`proto bgp`). Off by default (`bgpd -n`): tests query the RIB and big tables stay cheap.
+   */
+  fib?: boolean;
 }
 
 export function frrBgpConfig(o: FrrOptions, dir: string): string {
@@ -38,6 +43,7 @@ export function frrBgpConfig(o: FrrOptions, dir: string): string {
       ` neighbor ${n.address} advertisement-interval 0`,
     );
     if (n.passive) L.push(` neighbor ${n.address} passive`);
+    if (n.password !== undefined) L.push(` neighbor ${n.address} password ${n.password}`);
   }
   if (o.extraBgp) L.push(...o.extraBgp.map((l) => ` ${l}`));
   for (const fam of ['ipv4', 'ipv6'] as const) {
@@ -107,7 +113,7 @@ export class Frr {
   private async launchBgpd(): Promise<void> {
     await run('rm', ['-f', path.join(this.dir, 'bgpd.pid')]);
     // -n: do not install routes in the kernel (no_kernel); the RIB is what we query.
-    await this.ns.exec(FRR_BGPD, [...this.common('bgpd'), '-n']);
+    await this.ns.exec(FRR_BGPD, [...this.common('bgpd'), ...(this.options.fib ? [] : ['-n'])]);
     this.bgpdPid = await readPid(path.join(this.dir, 'bgpd.pid'));
   }
 

@@ -1,18 +1,32 @@
 import { describe, expect, it } from 'vitest';
-import { buildOpen, validateOpen, type LocalOpenConfig } from '../../../src/bgp/session/open.ts';
+import { buildOpen, negotiateKeepalive, validateOpen, type LocalOpenConfig } from '../../../src/bgp/session/open.ts';
 import { AS_TRANS, Afi, OpenSubcode, Safi } from '../../../src/bgp/wire/constants.ts';
 
 const local: LocalOpenConfig = { localAsn: 64512, routerId: 0x0a000001, holdTime: 90, families: [Afi.IPv4, Afi.IPv6], gracefulRestart: { restartTime: 120, restarting: true, forwardingPreserved: true } };
 
 describe('OPEN', () => {
-  it('carries our capabilities: families, route refresh, 4-octet AS, graceful restart with R and F bits', () => {
+  it('carries our capabilities: families, route refresh (plain and enhanced), 4-octet AS, graceful restart with R and F bits', () => {
     const o = buildOpen({ ...local, localAsn: 4200000001 });
     expect(o.myAsn).toBe(AS_TRANS);
     expect(o.capabilities).toContainEqual({ kind: 'four-octet-as', asn: 4200000001 });
     expect(o.capabilities).toContainEqual({ kind: 'multiprotocol', afi: Afi.IPv6, safi: Safi.Unicast });
     expect(o.capabilities).toContainEqual({ kind: 'route-refresh' });
+    expect(o.capabilities).toContainEqual({ kind: 'enhanced-route-refresh' });
+    const v = validateOpen(buildOpen({ localAsn: 64513, routerId: 2, holdTime: 30, families: [Afi.IPv4] }), local, { peerAsn: 64513 });
+    expect(v.ok && v.negotiated.enhancedRouteRefresh).toBe(true);
     const gr = o.capabilities.find((c) => c.kind === 'graceful-restart');
     expect(gr).toMatchObject({ restarting: true, restartTime: 120, families: [{ afi: 1, safi: 1, forwardingPreserved: true }, { afi: 2, safi: 1, forwardingPreserved: true }] });
+  });
+
+  it('keeps a configured keepalive time, but never more than a third of the negotiated hold time', () => {
+    const peer = buildOpen({ localAsn: 64513, routerId: 2, holdTime: 9, families: [Afi.IPv4] });
+    const at = (keepaliveTime: number | undefined, holdTime = 90) => {
+      const v = validateOpen(peer, { ...local, holdTime, ...(keepaliveTime !== undefined ? { keepaliveTime } : {}) }, { peerAsn: 64513 });
+      return v.ok ? v.negotiated.keepaliveTime : -1;
+    };
+    // The peer's 9 s wins the hold time: a third of it is 3 s, whatever we configured above that.
+    expect([at(undefined), at(10), at(2), at(1)]).toEqual([3, 3, 2, 1]);
+    expect([negotiateKeepalive(90, 5), negotiateKeepalive(90), negotiateKeepalive(0, 5), negotiateKeepalive(3, 0)]).toEqual([5, 30, 0, 1]);
   });
 
   it('accepts a 4-octet peer AS sent as AS_TRANS plus capability', () => {

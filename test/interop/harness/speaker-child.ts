@@ -3,13 +3,22 @@
  * (`ip netns exec NS node speaker-child.ts`). Driven by JSON lines on stdin; answers and events as
  * JSON lines on stdout. Used by interop tests only.
  */
+import { flushCompileCache } from 'node:module';
 import { createInterface } from 'node:readline';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Speaker, type SpeakerOptions } from '../../../src/bgp/speaker.ts';
 import { Afi } from '../../../src/bgp/wire/constants.ts';
 import { formatKey } from '../../../src/bgp/rib/prefix.ts';
 import { AFIS } from '../../../src/bgp/rib/rib.ts';
 
+// Every module is loaded: write their compiled code to the compile cache now (when NODE_COMPILE_CACHE
+// names one), since this process usually ends by a signal, which skips the write at exit.
+flushCompileCache();
+
 let speaker: Speaker | null = null;
+/** Selection deferral and enhanced refresh events, in order, for tests to read back. */
+const events: object[] = [];
 const out = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
 
 function routes(): object[] {
@@ -25,14 +34,32 @@ function routes(): object[] {
   return list;
 }
 
+/**
+ * One full GC without starting node with --expose-gc (which would change V8's flags, and so the
+ * compile cache the process can use, from what the agent runs with).
+ */
+function collectGarbage(): void {
+  if (globalThis.gc) return globalThis.gc();
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
 async function handle(op: string, args: unknown[]): Promise<unknown> {
   switch (op) {
     case 'start':
       speaker = new Speaker(args[0] as SpeakerOptions);
+      speaker.on('selection-deferral-end', (e) => events.push({ event: 'selection-deferral-end', at: Date.now(), ...e }));
+      speaker.on('enhanced-refresh', (e) => events.push({ event: 'enhanced-refresh', at: Date.now(), ...e }));
+      speaker.on('end-of-rib', (e) => events.push({ event: 'end-of-rib', at: Date.now(), ...e }));
+      speaker.on('peer-state', (e) => events.push({ event: 'peer-state', at: Date.now(), ...e }));
       await speaker.start();
       return speaker.listenPort;
     case 'addPeer':
       return speaker!.addPeer(args[0] as Parameters<Speaker['addPeer']>[0]);
+    case 'reconfigurePeer':
+      return speaker!.reconfigurePeer(args[0] as Parameters<Speaker['reconfigurePeer']>[0]);
+    case 'events':
+      return { deferred: speaker!.selectionDeferred, events };
     case 'removePeer':
       return speaker!.removePeer(args[0] as string);
     case 'originate':
@@ -48,7 +75,7 @@ async function handle(op: string, args: unknown[]): Promise<unknown> {
     case 'count':
       return { ipv4: speaker!.rib.locRibSize(Afi.IPv4), ipv6: speaker!.rib.locRibSize(Afi.IPv6) };
     case 'memory':
-      globalThis.gc?.();
+      collectGarbage();
       return process.memoryUsage();
     case 'stop':
       await speaker?.stop();

@@ -74,6 +74,16 @@ export class SpeakerProcess {
     return this.call('addPeer', cfg);
   }
 
+  /** Policy-only changes on a live peer (false: anything else changed). */
+  reconfigurePeer(cfg: PeerConfig): Promise<boolean> {
+    return this.call('reconfigurePeer', cfg);
+  }
+
+  /** Selection deferral state and the deferral / enhanced refresh events so far. */
+  events(): Promise<{ deferred: boolean; events: Array<Record<string, unknown> & { event: string; at: number }> }> {
+    return this.call('events');
+  }
+
   removePeer(address: string): Promise<boolean> {
     return this.call('removePeer', address);
   }

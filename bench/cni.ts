@@ -78,6 +78,7 @@ export async function run_(args: string[]): Promise<BenchReport> {
       notes: [
         `Target: tortie-cni no slower than the reference (ADD+DEL p50 ${ref.toFixed(1)} ms). p50 ratio to the reference: SEA ${((rows[1][5] as number) / ref).toFixed(2)}, shim -> server ${((rows[3][5] as number) / ref).toFixed(2)}, shim -> server + host-local ${((rows[4][5] as number) / ref).toFixed(2)}.`,
         'shim -> server: what nodes run while the agent is up (the SEA is its fallback); the server has 4 worker threads and runs in a child process of the bench, in the host namespace.',
+        'shim -> server wires with netlink requests through one tortie-nl relay per worker (src/cni/netlink-wiring.ts); the SEA and the other standalone rows run two `ip -batch` processes per ADD and one per DEL.',
         'Variants are interleaved pod by pod so that background load hits them alike.',
         'VERSION does nothing but start and answer: the gap between tortie-cni and ptp there is the cost of starting Node against a Go binary.',
         `Load average during the run: ${load} (shared 2-core machine: numbers are noisy).`,

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +38,9 @@
 #define MAX_STDIN (4 * 1024 * 1024)
 
 extern char **environ;
+
+/* Added to the forwarded variables: the inode of the caller's PID namespace (see server.ts). */
+#define PIDNS_VAR "CNI_TORTIE_PIDNS"
 
 struct buf {
   char *data;
@@ -286,7 +290,14 @@ int main(void) {
   struct buf req = {0};
   struct buf env = {0};
   for (char **e = environ; *e; e++) {
-    if (strncmp(*e, "CNI_", 4) == 0 && strchr(*e, '=')) buf_put(&env, *e, strlen(*e) + 1);
+    if (strncmp(*e, "CNI_", 4) == 0 && strchr(*e, '=') && strncmp(*e, PIDNS_VAR "=", sizeof PIDNS_VAR) != 0) buf_put(&env, *e, strlen(*e) + 1);
+  }
+  /* Our PID namespace: the server opens a CNI_NETNS of /proc/PID/ns/net only if it shares it. */
+  struct stat pidns;
+  if (stat("/proc/self/ns/pid", &pidns) == 0) {
+    char entry[64];
+    int n = snprintf(entry, sizeof entry, PIDNS_VAR "=%llu", (unsigned long long)pidns.st_ino);
+    buf_put(&env, entry, (size_t)n + 1);
   }
   buf_put(&req, "TCN1", 4);
   buf_u32(&req, (uint32_t)env.len);

@@ -4,14 +4,20 @@
  * TypeScript (src/dataplane/netlink.ts); this program only moves bytes, so that requests can be
  * pipelined (many in flight, acks collected as they come) instead of one ack per round trip.
  *
- * Usage: tortie-nl [--monitor-rcvbuf BYTES] [NETNS_PATH]
+ * Usage: tortie-nl [--monitor-rcvbuf BYTES | --no-monitor] [NETNS_PATH]
  *   NETNS_PATH: e.g. /run/netns/NAME; without it, the current namespace.
  *   --monitor-rcvbuf: the notification socket's receive buffer (default 32 MiB); tests shrink it
  *   to force ENOBUFS.
+ *   --no-monitor: no notification socket (the CNI server only sends requests).
  *
  * Frames on stdin and stdout: u32 length (of payload, little endian), u8 tag, 3 bytes zero, payload.
  *   stdin  tag 1: netlink messages to send on the request socket (one sendmsg per frame)
  *   stdin  tag 2: write a sysctl: u32 id, then "path\0value" (path under /proc/sys/)
+ *   stdin  tag 3: open a namespace: u32 id, then "path\0" (a netns file, e.g. /proc/PID/ns/net;
+ *                 empty: the relay's own). Opens the file and a NETLINK_ROUTE socket inside that
+ *                 namespace (setns there and back), so one relay serves any number of pods.
+ *   stdin  tag 4: u32 socket, then netlink messages to send on a socket from tag 3
+ *   stdin  tag 5: close: i32 namespace fd, i32 socket (either -1)
  *   stdout tag 0: hello: u32 portid of the request socket
  *   stdout tag 1: one datagram received on the request socket (acks, dump parts)
  *   stdout tag 2: one datagram received on the monitor socket (route and link notifications,
@@ -22,6 +28,12 @@
  *   stdout tag 6: successful acks for a run of sequence numbers: u32 first, u32 last. The kernel
  *                 answers one socket's requests in order, so 100k good acks shrink to a few
  *                 frames; errors still come one by one under tag 1, in order with the runs.
+ *   stdout tag 7: namespace opened: u32 id, i32 errno (0 = done), i32 namespace fd (-1 for the
+ *                 relay's own; usable as IFLA_NET_NS_FD in later requests), i32 socket
+ *   stdout tag 8: u32 socket, then one datagram received on that socket
+ *   stdout tag 9: u32 socket, i32 errno: the end of the replies to one tag 4 frame. rtnetlink
+ *                 handles a request inside sendmsg(2), and a dump continues inside recvmsg(2), so
+ *                 once the socket reads empty every reply (dumps included) has been forwarded.
  * Exits 0 when stdin closes; nonzero with a message on stderr on a setup failure.
  */
 #define _GNU_SOURCE
@@ -46,6 +58,7 @@
 #endif
 
 #define OUT_FLUSH (256 * 1024)
+#define SLOT_SIZE (64 * 1024) /* netlink caps a datagram at 32 KiB */
 
 static uint8_t *out;
 static size_t out_len, out_cap;
@@ -94,9 +107,10 @@ static uint8_t *out_frame(uint8_t tag, size_t len) {
   return h + 8;
 }
 
-static int open_nl(int rcvbuf, unsigned groups) {
+/* Returns the socket or -errno. */
+static int try_open_nl(int rcvbuf, unsigned groups) {
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
-  if (fd < 0) die("socket(NETLINK_ROUTE)");
+  if (fd < 0) return -errno;
   int one = 1;
   /* FORCE needs CAP_NET_ADMIN, which the agent has; fall back to the capped size otherwise. */
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
@@ -109,8 +123,114 @@ static int open_nl(int rcvbuf, unsigned groups) {
   setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
   setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
   struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = groups};
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) die("bind(netlink)");
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
   return fd;
+}
+
+static int open_nl(int rcvbuf, unsigned groups) {
+  int fd = try_open_nl(rcvbuf, groups);
+  if (fd < 0) {
+    errno = -fd;
+    die("netlink socket");
+  }
+  return fd;
+}
+
+/* Namespace sockets (tag 3): only these may be named by tag 4 and 5 frames. */
+#define MAX_NS_SOCKETS 256
+static int ns_sockets[MAX_NS_SOCKETS];
+static int ns_fds[MAX_NS_SOCKETS];
+static int own_ns = -1;
+
+static int ns_socket_known(int fd) {
+  for (int i = 0; i < MAX_NS_SOCKETS; i++)
+    if (ns_sockets[i] == fd && fd >= 0) return i;
+  return -1;
+}
+
+static void do_open_ns(const uint8_t *p, size_t len) {
+  uint32_t id = 0;
+  int32_t err = 0, nsfd = -1, sock = -1;
+  int slot = -1;
+  if (len >= 4) memcpy(&id, p, 4);
+  const char *path = (const char *)p + 4;
+  size_t plen = len > 4 ? strnlen(path, len - 4) : 0;
+  for (int i = 0; i < MAX_NS_SOCKETS && slot < 0; i++)
+    if (ns_sockets[i] < 0) slot = i;
+  if (len < 5 || plen == len - 4) {
+    err = EINVAL; /* no terminating NUL */
+  } else if (slot < 0) {
+    err = EMFILE;
+  } else if (plen == 0) {
+    int r = try_open_nl(1024 * 1024, 0);
+    if (r < 0) err = -r;
+    else sock = r;
+  } else if ((nsfd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+    err = errno;
+  } else if (setns(nsfd, CLONE_NEWNET) < 0) {
+    err = errno; /* EINVAL: not a network namespace */
+  } else {
+    int r = try_open_nl(1024 * 1024, 0);
+    if (r < 0) err = -r;
+    else sock = r;
+    /* Back home: later sockets and the namespace fd's users must not land in the pod. */
+    if (setns(own_ns, CLONE_NEWNET) < 0) die("setns back to the relay's namespace");
+  }
+  if (err && nsfd >= 0) {
+    close(nsfd);
+    nsfd = -1;
+  }
+  if (!err) {
+    ns_sockets[slot] = sock;
+    ns_fds[slot] = nsfd;
+  }
+  uint8_t *o = out_frame(7, 16);
+  memcpy(o, &id, 4);
+  memcpy(o + 4, &err, 4);
+  memcpy(o + 8, &nsfd, 4);
+  memcpy(o + 12, &sock, 4);
+}
+
+static void do_ns_send(const uint8_t *p, size_t len, uint8_t *slots) {
+  int32_t sock = -1, err = 0;
+  if (len >= 4) memcpy(&sock, p, 4);
+  if (len < 4 || ns_socket_known(sock) < 0) err = EBADF;
+  while (!err && len > 4) {
+    if (send(sock, p + 4, len - 4, 0) >= 0) break;
+    if (errno != EINTR) err = errno;
+  }
+  /* The replies are queued by now (see tag 9 above): forward until the socket reads empty. */
+  while (!err) {
+    ssize_t n = recv(sock, slots, SLOT_SIZE, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN) err = errno;
+      break;
+    }
+    uint8_t *o = out_frame(8, 4 + (size_t)n);
+    memcpy(o, &sock, 4);
+    memcpy(o + 4, slots, (size_t)n);
+  }
+  uint8_t *o = out_frame(9, 8);
+  memcpy(o, &sock, 4);
+  memcpy(o + 4, &err, 4);
+}
+
+static void do_ns_close(const uint8_t *p, size_t len) {
+  int32_t nsfd = -1, sock = -1;
+  if (len < 8) return;
+  memcpy(&nsfd, p, 4);
+  memcpy(&sock, p + 4, 4);
+  int i = ns_socket_known(sock);
+  if (i < 0 || ns_fds[i] != nsfd) return; /* only what tag 3 opened, and as a pair */
+  close(sock);
+  if (nsfd >= 0) close(nsfd);
+  ns_sockets[i] = -1;
+  ns_fds[i] = -1;
 }
 
 static uint32_t portid_of(int fd) {
@@ -228,7 +348,7 @@ static void deliver(uint8_t *buf, size_t n, uint8_t tag, uint32_t own_portid) {
  * install brings 100k acks, and one system call each would cost more than the routes.
  */
 #define BATCH 64
-#define SLOT (64 * 1024) /* netlink caps a datagram at 32 KiB */
+#define SLOT SLOT_SIZE
 static struct mmsghdr msgs[BATCH];
 static struct iovec iovs[BATCH];
 
@@ -266,8 +386,12 @@ static void drain(int fd, uint8_t tag, uint32_t own_portid, uint8_t *slots) {
 
 int main(int argc, char **argv) {
   int mon_rcvbuf = 32 * 1024 * 1024;
+  int monitor = 1;
   int argi = 1;
-  if (argc > 2 && strcmp(argv[1], "--monitor-rcvbuf") == 0) {
+  if (argc > 1 && strcmp(argv[1], "--no-monitor") == 0) {
+    monitor = 0;
+    argi = 2;
+  } else if (argc > 2 && strcmp(argv[1], "--monitor-rcvbuf") == 0) {
     mon_rcvbuf = atoi(argv[2]);
     if (mon_rcvbuf < 4096) {
       fprintf(stderr, "tortie-nl: --monitor-rcvbuf %s: needs a byte count of at least 4096\n", argv[2]);
@@ -281,6 +405,9 @@ int main(int argc, char **argv) {
     if (setns(nsfd, CLONE_NEWNET) < 0) die("setns");
     close(nsfd);
   }
+  own_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (own_ns < 0) die("/proc/thread-self/ns/net");
+  for (int i = 0; i < MAX_NS_SOCKETS; i++) ns_sockets[i] = ns_fds[i] = -1;
   /* A bigger pipe means fewer wake-ups of Node while a 100k-route dump streams through. */
   fcntl(1, F_SETPIPE_SZ, 1024 * 1024);
   out_cap = 1024 * 1024;
@@ -291,10 +418,10 @@ int main(int argc, char **argv) {
   if (!out || !buf || !in) die("malloc");
 
   int req = open_nl(32 * 1024 * 1024, 0);
-  int mon = open_nl(mon_rcvbuf, 0);
+  int mon = monitor ? open_nl(mon_rcvbuf, 0) : -1;
   /* Group membership by number covers the groups above 32 as well. */
   int groups[] = {RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE};
-  for (unsigned i = 0; i < sizeof groups / sizeof groups[0]; i++)
+  for (unsigned i = 0; monitor && i < sizeof groups / sizeof groups[0]; i++)
     if (setsockopt(mon, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i], sizeof groups[i]) < 0)
       die("NETLINK_ADD_MEMBERSHIP");
   uint32_t own = portid_of(req);
@@ -305,11 +432,11 @@ int main(int argc, char **argv) {
   struct pollfd pfd[3] = {{.fd = 0, .events = POLLIN}, {.fd = req, .events = POLLIN}, {.fd = mon, .events = POLLIN}};
   int stdin_open = 1;
   while (stdin_open) {
-    if (poll(pfd, 3, -1) < 0) {
+    if (poll(pfd, monitor ? 3 : 2, -1) < 0) {
       if (errno == EINTR) continue;
       die("poll");
     }
-    if (pfd[2].revents) drain(mon, 2, own, buf);
+    if (monitor && pfd[2].revents) drain(mon, 2, own, buf);
     if (pfd[1].revents) drain(req, 1, own, buf);
     if (pfd[0].revents) {
       if (in_cap - in_len < 65536) {
@@ -346,9 +473,15 @@ int main(int argc, char **argv) {
           }
           /* Collect acks between sends so the receive buffer never fills. */
           drain(req, 1, own, buf);
-          drain(mon, 2, own, buf);
+          if (monitor) drain(mon, 2, own, buf);
         } else if (tag == 2) {
           do_sysctl(p, len);
+        } else if (tag == 3) {
+          do_open_ns(p, len);
+        } else if (tag == 4) {
+          do_ns_send(p, len, buf);
+        } else if (tag == 5) {
+          do_ns_close(p, len);
         }
         off += 8 + (size_t)len;
       }

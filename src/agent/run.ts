@@ -61,6 +61,8 @@ function logCniEvent(log: Logger, e: CniServerEvent): void {
     const fields = { command: e.command, containerId: e.containerId, exitCode: e.exitCode, ms: Math.round(e.ms) };
     if (e.exitCode === 0) log.debug(fields, `CNI ${e.command} done`);
     else log.warn({ ...fields, stderr: e.stderr.trim() }, `CNI ${e.command} failed`);
+  } else if (e.kind === 'handed-back') {
+    log.info({ reason: e.reason }, 'CNI request handed back to the front end');
   } else {
     log.warn({ reason: e.reason }, e.kind === 'refused' ? 'CNI connection refused' : 'CNI worker thread failed');
   }

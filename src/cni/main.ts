@@ -8,6 +8,7 @@ import { parseCommand } from './env.ts';
 import { asCniError, CniError } from './errors.ts';
 import { add, check, del, gc, parseInvocation, status, version, type Logger, type Output } from './plugin.ts';
 import { SUPPORTED_VERSIONS } from './types.ts';
+import type { WiringBackend } from './wiring.ts';
 
 const LEVELS: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 
@@ -23,10 +24,12 @@ export interface Io {
   stdin: () => string;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** Default: `ip` processes (wiring.ts). */
+  wiring?: WiringBackend;
 }
 
-/** Runs one invocation; returns the exit status. Never throws. */
-export function runCni(io: Io): number {
+/** Runs one invocation; returns the exit status. Never rejects. */
+export async function runCni(io: Io): Promise<number> {
   let level: LogLevel = 'warn';
   const log = makeLogger(() => level, io.stderr);
   // The error JSON carries the configuration's version when we got that far.
@@ -40,9 +43,9 @@ export function runCni(io: Io): number {
     if (command === 'VERSION') {
       out = version(stdin);
     } else {
-      const inv = parseInvocation(io.env, stdin, log);
+      const inv = parseInvocation(io.env, stdin, log, io.wiring);
       level = inv.conf.logLevel;
-      out = { ADD: add, DEL: del, CHECK: check, GC: gc, STATUS: status }[command](inv);
+      out = await { ADD: add, DEL: del, CHECK: check, GC: gc, STATUS: status }[command](inv);
     }
     if (out !== undefined) io.stdout(JSON.stringify(out) + '\n');
     return 0;
@@ -59,10 +62,10 @@ export function runCni(io: Io): number {
  * One invocation from values, with its output collected: what the agent's CNI server runs for
  * each request (server.ts), the same code path as the standalone plugin.
  */
-export function runCniCollected(env: NodeJS.ProcessEnv, stdin: string): { exitCode: number; stdout: string; stderr: string } {
+export async function runCniCollected(env: NodeJS.ProcessEnv, stdin: string, wiring?: WiringBackend): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
-  const exitCode = runCni({ env, stdin: () => stdin, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  const exitCode = await runCni({ env, stdin: () => stdin, stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), wiring });
   return { exitCode, stdout, stderr };
 }
 
@@ -86,8 +89,8 @@ function readStdin(): string {
 }
 
 /** For bin/tortie-cni and the bundled executable. */
-export function main(): void {
-  const code = runCni({
+export async function main(): Promise<void> {
+  const code = await runCni({
     env: process.env,
     stdin: readStdin,
     stdout: (t) => process.stdout.write(t),

@@ -14,7 +14,7 @@ import { removeStaleNetnsLinks } from './iproute.ts';
 import { nodeStateAgeSeconds, NodeStateError, readNodeState, type NodeState } from './node-state.ts';
 import { compareVersions, GC_STATUS_MIN_VERSION, resultForVersion, SUPPORTED_VERSIONS, type CniResult } from './types.ts';
 import { hostVethName, hostVethNameForContainer } from './veth-name.ts';
-import { checkPod, GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC, unwirePod, wirePod, type PodAddress } from './wiring.ts';
+import { checkPod, GATEWAY_V4, GATEWAY_V6, HOST_VETH_MAC, ipWiring, type PodAddress, type WiringBackend } from './wiring.ts';
 
 export interface Logger {
   error(msg: string): void;
@@ -32,6 +32,8 @@ export interface Invocation {
   /** The raw environment, passed on to delegated plugins. */
   processEnv: NodeJS.ProcessEnv;
   log: Logger;
+  /** `ip` processes (the standalone plugin) or netlink through the agent's relay (CNI server). */
+  wiring: WiringBackend;
 }
 
 /** VERSION needs no configuration beyond an optional cniVersion (CNI spec "VERSION"). */
@@ -46,13 +48,13 @@ export function version(stdin: string): Output {
   return { cniVersion, supportedVersions: [...SUPPORTED_VERSIONS] };
 }
 
-export function parseInvocation(processEnv: NodeJS.ProcessEnv, stdin: string, log: Logger): Invocation {
+export function parseInvocation(processEnv: NodeJS.ProcessEnv, stdin: string, log: Logger, wiring: WiringBackend = ipWiring): Invocation {
   const env = parseEnv(processEnv);
   const conf = parseNetConf(stdin, env.command);
   if ((env.command === 'GC' || env.command === 'STATUS') && compareVersions(conf.cniVersion, GC_STATUS_MIN_VERSION) < 0) {
     throw new CniError(CniCode.IncompatibleVersion, `${env.command} needs cniVersion ${GC_STATUS_MIN_VERSION} or later (the configuration says ${conf.cniVersion})`);
   }
-  return { env, conf, processEnv, log };
+  return { env, conf, processEnv, log, wiring };
 }
 
 /** The host-side veth: from the pod's namespace and name when the runtime passes them. */
@@ -62,18 +64,18 @@ export function hostVethFor(env: CniEnv): string {
   return ns && name ? hostVethName(ns, name) : hostVethNameForContainer(env.containerId);
 }
 
-export function add(inv: Invocation): Output {
+export async function add(inv: Invocation): Promise<Output> {
   const { env, conf, log } = inv;
   if (!existsSync(env.netns)) {
     throw new CniError(CniCode.UnknownContainer, `network namespace ${env.netns} does not exist`);
   }
   const hostVeth = hostVethFor(env);
   const ipam = ipamFor(inv);
-  const allocated = ipam.add();
+  const allocated = await ipam.add();
   try {
     const addresses = allocated.addresses;
     if (addresses.length === 0) throw new CniError(CniCode.IpamFailed, 'IPAM returned no address');
-    const { containerMac } = wirePod({ hostVeth, ifname: env.ifname, netnsPath: env.netns, mtu: conf.mtu, addresses }, log.warn);
+    const { containerMac } = await inv.wiring.wire({ hostVeth, ifname: env.ifname, netnsPath: env.netns, mtu: conf.mtu, addresses }, log.warn);
     log.info(`ADD ${env.containerId}/${env.ifname}: ${addresses.map((a) => a.address).join(', ')} via ${hostVeth}`);
     const result: CniResult = {
       cniVersion: conf.cniVersion,
@@ -89,7 +91,7 @@ export function add(inv: Invocation): Output {
   } catch (e) {
     // CNI spec "Delegated plugins": a failed ADD calls the IPAM's DEL.
     try {
-      ipam.undo(allocated.addresses);
+      await ipam.undo(allocated.addresses);
     } catch (undo) {
       log.error(`releasing the address after a failed ADD failed: ${(undo as Error).message}`);
     }
@@ -97,15 +99,18 @@ export function add(inv: Invocation): Output {
   }
 }
 
-export function del(inv: Invocation): Output {
+export async function del(inv: Invocation): Promise<Output> {
   const { env, log } = inv;
-  unwirePod(env.netns, env.ifname, log.warn);
-  ipamFor(inv).del();
+  // Both at once, as two processes (the relay, a delegate): the order does not matter to DEL,
+  // and the reference ptp releases the address first.
+  const [unwired, released] = await Promise.allSettled([inv.wiring.unwire(env.netns, env.ifname, log.warn), ipamFor(inv).del()]);
+  if (unwired.status === 'rejected') throw unwired.reason;
+  if (released.status === 'rejected') throw released.reason;
   log.info(`DEL ${env.containerId}/${env.ifname}`);
   return undefined;
 }
 
-export function check(inv: Invocation): Output {
+export async function check(inv: Invocation): Promise<Output> {
   const { env, conf } = inv;
   const prev = conf.prevResult;
   if (!prev) throw new CniError(CniCode.InvalidConfig, 'CHECK needs prevResult');
@@ -118,11 +123,11 @@ export function check(inv: Invocation): Output {
     return { family: p.family, address: ip.address.split('/')[0] };
   });
   checkPod({ hostVeth: host?.name ?? hostVethFor(env), ifname: env.ifname, netnsPath: env.netns, mtu: conf.mtu, addresses }, pod?.mac);
-  ipamFor(inv).check(addresses);
+  await ipamFor(inv).check(addresses);
   return undefined;
 }
 
-export function gc(inv: Invocation): Output {
+export async function gc(inv: Invocation): Promise<Output> {
   const { conf, log } = inv;
   removeStaleNetnsLinks();
   if (conf.ipam.kind === 'builtin') {
@@ -131,7 +136,7 @@ export function gc(inv: Invocation): Output {
     return undefined;
   }
   try {
-    runDelegate(findPlugin(conf.ipam.type, inv.env.path), 'GC', delegateConfig(inv), inv.processEnv);
+    await runDelegate(findPlugin(conf.ipam.type, inv.env.path), 'GC', delegateConfig(inv), inv.processEnv);
   } catch (e) {
     // A delegate older than CNI 1.1 has no GC; its leftovers are its own business.
     if (e instanceof CniError && e.code === CniCode.IncompatibleVersion) log.warn(`IPAM ${conf.ipam.type} does not support GC`);
@@ -164,11 +169,11 @@ export function status(inv: Invocation): Output {
 }
 
 interface IpamSession {
-  add(): { addresses: PodAddress[]; dns?: CniResult['dns'] };
-  del(): void;
+  add(): Promise<{ addresses: PodAddress[]; dns?: CniResult['dns'] }>;
+  del(): Promise<void>;
   /** Gives back what one failed ADD took (and, built in, nothing an earlier ADD holds). */
-  undo(addresses: PodAddress[]): void;
-  check(addresses: PodAddress[]): void;
+  undo(addresses: PodAddress[]): Promise<void>;
+  check(addresses: PodAddress[]): Promise<void>;
 }
 
 function ipamFor(inv: Invocation): IpamSession {
@@ -177,10 +182,10 @@ function ipamFor(inv: Invocation): IpamSession {
     const blocksNeeded = inv.env.command === 'ADD';
     const allocator = () => builtinAllocator(conf, blocksNeeded ? blocksFor(conf) : []);
     return {
-      add: () => ({ addresses: allocator().allocate(env.containerId, env.ifname).map((a) => ({ family: a.family, address: a.address })) }),
-      del: () => void allocator().release(env.containerId, env.ifname),
-      undo: (addresses) => void allocator().releaseAddresses(env.containerId, env.ifname, addresses.map((a) => a.address)),
-      check: (addresses) => {
+      add: async () => ({ addresses: allocator().allocate(env.containerId, env.ifname).map((a) => ({ family: a.family, address: a.address })) }),
+      del: async () => void allocator().release(env.containerId, env.ifname),
+      undo: async (addresses) => void allocator().releaseAddresses(env.containerId, env.ifname, addresses.map((a) => a.address)),
+      check: async (addresses) => {
         const held = new Set(allocator().find(env.containerId, env.ifname));
         for (const a of addresses) {
           if (!held.has(a.address)) throw new CniError(CniCode.CheckFailed, `CHECK failed: ${a.address} is not allocated to ${env.containerId}/${env.ifname}`);
@@ -190,8 +195,8 @@ function ipamFor(inv: Invocation): IpamSession {
   }
   const type = conf.ipam.type;
   return {
-    add: () => {
-      const result = runDelegate(findPlugin(type, env.path), 'ADD', delegateConfig(inv), inv.processEnv);
+    add: async () => {
+      const result = await runDelegate(findPlugin(type, env.path), 'ADD', delegateConfig(inv), inv.processEnv);
       const addresses = (result?.ips ?? []).map((ip) => {
         const p = parseAddress(ip.address.split('/')[0]);
         return { family: p.family as Family, address: ip.address.split('/')[0] };
@@ -199,9 +204,9 @@ function ipamFor(inv: Invocation): IpamSession {
       return { addresses, ...(result?.dns ? { dns: result.dns } : {}) };
     },
     // DEL must succeed without the node state (the agent may be gone): substitute what we can.
-    del: () => void runDelegate(findPlugin(type, env.path), 'DEL', delegateConfig(inv, true), inv.processEnv),
-    undo: () => void runDelegate(findPlugin(type, env.path), 'DEL', delegateConfig(inv, true), inv.processEnv),
-    check: () => void runDelegate(findPlugin(type, env.path), 'CHECK', delegateConfig(inv), inv.processEnv),
+    del: async () => void (await runDelegate(findPlugin(type, env.path), 'DEL', delegateConfig(inv, true), inv.processEnv)),
+    undo: async () => void (await runDelegate(findPlugin(type, env.path), 'DEL', delegateConfig(inv, true), inv.processEnv)),
+    check: async () => void (await runDelegate(findPlugin(type, env.path), 'CHECK', delegateConfig(inv), inv.processEnv)),
   };
 }
 

@@ -2,6 +2,7 @@
  * `node src/cni/serve.ts SOCKET [WORKERS]`: the agent's CNI server (server.ts) on its own, for
  * tests and the bench, which run it inside a network namespace of theirs. Prints "ready" once it
  * listens; stops on SIGTERM or SIGINT. The agent runs CniServer itself (src/agent/run.ts).
+ * TORTIE_CNI_WIRING=ip makes the workers use `ip` processes instead of netlink (to compare).
  */
 import { CniServer } from './server.ts';
 
@@ -12,6 +13,7 @@ if (!path) {
 }
 const server = new CniServer(path, {
   ...(workers ? { workers: Number(workers) } : {}),
+  ...(process.env.TORTIE_CNI_WIRING === 'ip' ? { wiring: 'ip' as const } : {}),
   onEvent: (e) => {
     // One line per event on stdout, which tests read to tell the server's work from the fallback's.
     if (e.kind === 'done') process.stdout.write(`done ${e.command} ${e.containerId} ${e.exitCode}\n`);

@@ -9,14 +9,15 @@
  * or waits in line. The built-in IPAM claims addresses with link(2), atomic across threads as
  * across processes. Bad input closes that connection and nothing else; the socket is owner-only.
  */
-import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { clearStaleSocket, listenOwnerOnly } from '../net/unix-socket.ts';
 import { Worker } from 'node:worker_threads';
+import { BUILTIN_IPAM } from './config.ts';
 import { CniCode, CniError } from './errors.ts';
 import { encodeResponse, RequestDecoder, TAG_ACCEPTED, TAG_GO, type CniRequest, type CniResponse } from './framing.ts';
-import type { WorkerJob, WorkerResult } from './server-worker.ts';
+import type { WorkerConfig, WorkerJob, WorkerResult } from './server-worker.ts';
 import { SUPPORTED_VERSIONS } from './types.ts';
 
 /** Where the agent listens and the shim looks unless the conflist says `agentSocket`. */
@@ -47,11 +48,73 @@ export interface CniServerOptions {
   baseEnv?: NodeJS.ProcessEnv;
   /** Called for each finished invocation and for refused connections. */
   onEvent?: (e: CniServerEvent) => void;
+  /** How workers wire pods: netlink through a relay each (default) or `ip` processes. */
+  wiring?: WorkerConfig['wiring'];
+}
+
+/** Commands that enter CNI_NETNS, which the agent must be able to open. */
+const NETNS_COMMANDS = new Set(['ADD', 'DEL', 'CHECK']);
+/** Added by the front end: the inode of its PID namespace (the kubelet's, the runtime's). */
+export const CALLER_PIDNS_VAR = 'CNI_TORTIE_PIDNS';
+
+function ownPidNamespace(): string | undefined {
+  try {
+    return statSync('/proc/self/ns/pid', { bigint: true }).ino.toString();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Why this server must not run a request itself, or undefined. CNI_NETNS of the form
+ * /proc/PID/ns/net names a process in the caller's PID namespace: in another one (an agent
+ * without hostPID) the same number is some other process, maybe one in the host's network
+ * namespace. A path the agent cannot see at all (a mount it lacks) goes back as well, and so
+ * does a delegated IPAM plugin the agent cannot find in CNI_PATH (its container lacks
+ * /opt/cni/bin): the front end runs on the host, where both are.
+ */
+export function handBackReason(env: Record<string, string>, stdin: string, ownPidns: string | undefined): string | undefined {
+  const ipamType = delegatedIpamType(env.CNI_COMMAND ?? '', stdin);
+  if (ipamType !== undefined && !onPath(ipamType, env.CNI_PATH ?? '')) {
+    return `IPAM plugin ${ipamType} is not in CNI_PATH as the agent sees it: the front end runs the plugin itself`;
+  }
+  const netns = env.CNI_NETNS;
+  if (!netns || !NETNS_COMMANDS.has(env.CNI_COMMAND ?? '')) return undefined;
+  if (netns.startsWith('/proc/') && (ownPidns === undefined || env[CALLER_PIDNS_VAR] !== ownPidns)) {
+    return `CNI_NETNS ${netns} names a process in a PID namespace the agent does not share (hostPID): the front end runs the plugin itself`;
+  }
+  if (!existsSync(netns)) return `CNI_NETNS ${netns} is not visible to the agent: the front end runs the plugin itself`;
+  return undefined;
+}
+
+/** The IPAM plugin a command would exec, if any (malformed input is the plugin's to report). */
+function delegatedIpamType(command: string, stdin: string): string | undefined {
+  if (!['ADD', 'DEL', 'CHECK', 'GC'].includes(command)) return undefined;
+  try {
+    const type = (JSON.parse(stdin) as { ipam?: { type?: unknown } }).ipam?.type;
+    return typeof type === 'string' && type !== BUILTIN_IPAM && !type.includes('/') ? type : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function onPath(file: string, cniPath: string): boolean {
+  return cniPath.split(':').some((dir) => {
+    if (!dir) return false;
+    try {
+      accessSync(join(dir, file), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 export type CniServerEvent =
   | { kind: 'done'; command: string; containerId: string; exitCode: number; ms: number; stderr: string }
   | { kind: 'refused'; reason: string }
+  /** Closed before the accept on purpose: the front end runs the standalone plugin instead. */
+  | { kind: 'handed-back'; reason: string }
   | { kind: 'worker-failed'; reason: string };
 
 interface Job {
@@ -75,20 +138,22 @@ class WorkerPool {
   private readonly queue: Job[] = [];
   private readonly baseEnv: NodeJS.ProcessEnv;
   private readonly onFailure: (reason: string) => void;
+  private readonly config: WorkerConfig;
   private closed = false;
 
   private readonly size: number;
 
   /** Threads start on demand, up to `size`: an agent that wires no pods pays for none. */
-  constructor(size: number, baseEnv: NodeJS.ProcessEnv, onFailure: (reason: string) => void) {
+  constructor(size: number, baseEnv: NodeJS.ProcessEnv, onFailure: (reason: string) => void, config: WorkerConfig) {
     this.size = Math.max(1, size);
     this.baseEnv = baseEnv;
     this.onFailure = onFailure;
+    this.config = config;
   }
 
   private spawn(): WorkerSlot {
     // No inherited execArgv or stdio: the worker only computes and posts its result.
-    const worker = new Worker(new URL('./server-worker.ts', import.meta.url), { stdout: true, stderr: true });
+    const worker = new Worker(new URL('./server-worker.ts', import.meta.url), { stdout: true, stderr: true, workerData: this.config });
     worker.unref();
     const slot = new WorkerSlot(worker);
     worker.on('message', (r: WorkerResult) => {
@@ -167,6 +232,7 @@ export class CniServer {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly started = new WeakSet<Socket>();
   private readonly options: CniServerOptions;
+  private readonly pidns = ownPidNamespace();
 
   constructor(path: string, options: CniServerOptions = {}) {
     this.path = path;
@@ -181,7 +247,9 @@ export class CniServer {
     }
     await this.clearStale();
     const baseEnv = this.options.baseEnv ?? { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
-    this.pool = new WorkerPool(this.options.workers ?? DEFAULT_WORKERS, baseEnv, (reason) => this.options.onEvent?.({ kind: 'worker-failed', reason }));
+    this.pool = new WorkerPool(this.options.workers ?? DEFAULT_WORKERS, baseEnv, (reason) => this.options.onEvent?.({ kind: 'worker-failed', reason }), {
+      wiring: this.options.wiring ?? 'netlink',
+    });
     const server = createServer((socket) => this.serve(socket));
     server.maxConnections = 1024;
     try {
@@ -223,7 +291,17 @@ export class CniServer {
       try {
         if (!request) {
           request = decoder.push(chunk);
-          if (request) socket.write(Buffer.from([TAG_ACCEPTED]));
+          if (!request) return;
+          // Closing before the accept makes the front end run the standalone plugin, which sees
+          // the node as the kubelet does.
+          const handBack = handBackReason(request.env, request.stdin, this.pidns);
+          delete request.env[CALLER_PIDNS_VAR];
+          if (handBack) {
+            this.options.onEvent?.({ kind: 'handed-back', reason: handBack });
+            socket.destroy();
+            return;
+          }
+          socket.write(Buffer.from([TAG_ACCEPTED]));
           return;
         }
         if (started || chunk.length !== 1 || chunk[0] !== TAG_GO) return refuse('expected the go byte after the request');

@@ -7,7 +7,9 @@
  * that the agent owns it (it keeps it while the pod reaches the datastore, see its grace period)
  * instead of seeing a foreign route in the slot it wants.
  *
- * Each side is configured by one `ip -batch` so that ADD costs two short processes.
+ * Two backends do the same steps: this file's, where each side is configured by one `ip -batch`
+ * (two short processes per ADD; the standalone plugin, which needs nothing but iproute2), and
+ * netlink-wiring.ts (netlink requests through a relay the agent keeps running: the CNI server).
  */
 import { writeFileSync } from 'node:fs';
 import { DEFAULT_PROTOCOL } from '../dataplane/ownership.ts';
@@ -39,7 +41,20 @@ export interface PodWiring {
 
 type Log = (msg: string) => void;
 
-const hostLen = (a: PodAddress) => (a.family === 4 ? 32 : 128);
+/** How a pod gets wired and unwired: `ipWiring` below, or NetlinkWiring (netlink-wiring.ts). */
+export interface WiringBackend {
+  /** Creates the pair and configures both sides; on failure removes what it made, then throws. */
+  wire(w: PodWiring, log: Log): Promise<{ containerMac: string }>;
+  /** Removes the pod's interface; a missing namespace or interface is success. */
+  unwire(netnsPath: string, ifname: string, log: Log): Promise<void>;
+}
+
+export const ipWiring: WiringBackend = {
+  wire: async (w, log) => wirePod(w, log),
+  unwire: async (netnsPath, ifname, log) => unwirePod(netnsPath, ifname, log),
+};
+
+export const hostLen = (a: PodAddress): number => (a.family === 4 ? 32 : 128);
 
 /** Creates the pair and configures both sides. On any failure, removes what it made, then throws. */
 export function wirePod(w: PodWiring, log: Log): { containerMac: string } {
@@ -206,30 +221,34 @@ function ensureHostRoute(a: PodAddress, hostVeth: string, log: Log): void {
   ip([...(a.family === 6 ? ['-6'] : []), 'route', 'replace', prefix, 'dev', hostVeth, 'scope', 'link', 'proto', String(DEFAULT_PROTOCOL)]);
 }
 
-/**
- * Per-interface sysctls of the host side. They are per namespace, so writing /proc/sys from this
- * process sets them in the namespace the plugin runs in, which is the host's.
- */
-function setHostSysctls(hostVeth: string, v6: boolean): void {
-  const settings: Array<[string, string]> = [
+/** Per-interface sysctls of the host side, as paths under /proc/sys/ and values. */
+export function hostSysctls(hostVeth: string, v6: boolean): Array<[string, string]> {
+  return [
     // Answer ARP for 169.254.1.1 (and anything routable) with the veth's own MAC.
-    [`ipv4/conf/${hostVeth}/proxy_arp`, '1'],
+    [`net/ipv4/conf/${hostVeth}/proxy_arp`, '1'],
     // Proxy ARP replies are otherwise delayed by up to proxy_delay (0.8 s) to prefer real owners.
-    [`ipv4/neigh/${hostVeth}/proxy_delay`, '0'],
+    [`net/ipv4/neigh/${hostVeth}/proxy_delay`, '0'],
     // Forward what the pod sends, whatever the node's default for new interfaces.
-    [`ipv4/conf/${hostVeth}/forwarding`, '1'],
+    [`net/ipv4/conf/${hostVeth}/forwarding`, '1'],
     ...(v6
       ? ([
-          [`ipv6/conf/${hostVeth}/accept_ra`, '0'],
-          [`ipv6/conf/${hostVeth}/forwarding`, '1'],
+          [`net/ipv6/conf/${hostVeth}/accept_ra`, '0'],
+          [`net/ipv6/conf/${hostVeth}/forwarding`, '1'],
         ] as Array<[string, string]>)
       : []),
   ];
-  for (const [key, value] of settings) {
+}
+
+/**
+ * They are per namespace, so writing /proc/sys from this process sets them in the namespace the
+ * plugin runs in, which is the host's.
+ */
+function setHostSysctls(hostVeth: string, v6: boolean): void {
+  for (const [key, value] of hostSysctls(hostVeth, v6)) {
     try {
-      writeFileSync(`/proc/sys/net/${key}`, value);
+      writeFileSync(`/proc/sys/${key}`, value);
     } catch (e) {
-      throw new CniError(CniCode.IoFailure, `cannot set sysctl net/${key.replace(/\//g, '.')}=${value}`, (e as Error).message);
+      throw new CniError(CniCode.IoFailure, `cannot set sysctl ${key.replace(/\//g, '.')}=${value}`, (e as Error).message);
     }
   }
 }

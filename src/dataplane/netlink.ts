@@ -14,6 +14,7 @@ export const MsgType = {
   NEWLINK: 16,
   DELLINK: 17,
   GETLINK: 18,
+  NEWADDR: 20,
   NEWROUTE: 24,
   DELROUTE: 25,
   GETROUTE: 26,
@@ -43,7 +44,18 @@ export const RTNH_F_ONLINK = 4;
 /** rtm_flags bit for cached (cloned) routes, which dumps may include and we ignore. */
 export const RTM_F_CLONED = 0x200;
 export const RT_TABLE_COMPAT = 252;
-export const LinkAttr = { IFNAME: 3 } as const;
+export const LinkAttr = { ADDRESS: 1, IFNAME: 3, MTU: 4, LINKINFO: 18, AF_SPEC: 26, NET_NS_FD: 28 } as const;
+/** Inside IFLA_LINKINFO (linux/if_link.h), and VETH_INFO_PEER inside its data (linux/veth.h). */
+const LinkInfo = { KIND: 1, DATA: 2 } as const;
+const VETH_INFO_PEER = 1;
+/** IFLA_INET6_ADDR_GEN_MODE inside IFLA_AF_SPEC / AF_INET6; mode NONE makes no link-local address. */
+const IFLA_INET6_ADDR_GEN_MODE = 8;
+const IN6_ADDR_GEN_MODE_NONE = 1;
+/** ifaddrmsg attributes and flags (linux/if_addr.h). */
+const IfaAttr = { ADDRESS: 1, LOCAL: 2 } as const;
+const IFA_F_NODAD = 0x02;
+/** rtm_flags: answer a route lookup with the FIB entry that matched, not the resolved route. */
+export const RTM_F_FIB_MATCH = 0x2000;
 export const IFF_UP = 0x1;
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -79,6 +91,8 @@ export interface KernelLink {
   name: string;
   /** IFF_UP: administratively up. */
   up: boolean;
+  /** IFLA_ADDRESS of an Ethernet-like link, as aa:bb:cc:dd:ee:ff. */
+  mac?: string;
 }
 
 export type Decoded =
@@ -320,6 +334,116 @@ export function encodeLinkDump(w: NlWriter, seq: number): void {
   w.end(at);
 }
 
+function writeIfinfomsg(w: NlWriter, index: number, flags: number, change: number): void {
+  w.u8s(0, 0, 0, 0); // family, pad, type
+  w.i32(index);
+  w.u32(flags);
+  w.u32(change);
+}
+
+function attrString(w: NlWriter, type: number, s: string): void {
+  w.attrBytes(type, Buffer.from(`${s}\0`, 'latin1'));
+}
+
+function macBytes(mac: string): Uint8Array {
+  return Uint8Array.from(mac.split(':').map((x) => parseInt(x, 16)));
+}
+
+export interface VethSpec {
+  name: string;
+  /** Fixed MAC of this end (aa:bb:cc:dd:ee:ff); absent: random. */
+  mac?: string;
+  mtu: number;
+  peerName: string;
+  peerMtu: number;
+  /** A file descriptor of the peer's network namespace, valid in the process that sends. */
+  peerNetnsFd?: number;
+}
+
+/**
+ * RTM_NEWLINK creating a veth pair (CREATE|EXCL) whose peer is born in another namespace
+ * (VETH_INFO_PEER carrying IFLA_NET_NS_FD, as `ip link add ... peer ... netns X` does): no move,
+ * so no second request and no window in which the peer sits in the host namespace.
+ */
+export function encodeVethCreate(w: NlWriter, v: VethSpec, seq: number): void {
+  const at = w.begin(MsgType.NEWLINK, Flag.REQUEST | Flag.ACK | Flag.CREATE | Flag.EXCL, seq);
+  writeIfinfomsg(w, 0, 0, 0);
+  attrString(w, LinkAttr.IFNAME, v.name);
+  if (v.mac) w.attrBytes(LinkAttr.ADDRESS, macBytes(v.mac));
+  w.attrU32(LinkAttr.MTU, v.mtu);
+  const info = w.beginAttr(LinkAttr.LINKINFO);
+  attrString(w, LinkInfo.KIND, 'veth');
+  const data = w.beginAttr(LinkInfo.DATA);
+  const peer = w.beginAttr(VETH_INFO_PEER);
+  writeIfinfomsg(w, 0, 0, 0);
+  attrString(w, LinkAttr.IFNAME, v.peerName);
+  w.attrU32(LinkAttr.MTU, v.peerMtu);
+  if (v.peerNetnsFd !== undefined) w.attrU32(LinkAttr.NET_NS_FD, v.peerNetnsFd);
+  w.endAttr(peer);
+  w.endAttr(data);
+  w.endAttr(info);
+  w.end(at);
+}
+
+/**
+ * RTM_NEWLINK without CREATE: changes an existing link, named by index (or by name when index is
+ * 0). `up` sets IFF_UP; `noLinkLocal` sets IPv6 addrgenmode none (`ip link set X addrgenmode
+ * none`), which must come in an earlier message than the one bringing the link up.
+ */
+export function encodeLinkSet(w: NlWriter, link: { index: number; name?: string; up?: boolean; noLinkLocal?: boolean }, seq: number): void {
+  const at = w.begin(MsgType.NEWLINK, Flag.REQUEST | Flag.ACK, seq);
+  writeIfinfomsg(w, link.index, link.up ? IFF_UP : 0, link.up ? IFF_UP : 0);
+  if (!link.index && link.name) attrString(w, LinkAttr.IFNAME, link.name);
+  if (link.noLinkLocal) {
+    const spec = w.beginAttr(LinkAttr.AF_SPEC);
+    const inet6 = w.beginAttr(AF_INET6);
+    w.attrBytes(IFLA_INET6_ADDR_GEN_MODE, Uint8Array.of(IN6_ADDR_GEN_MODE_NONE));
+    w.endAttr(inet6);
+    w.endAttr(spec);
+  }
+  w.end(at);
+}
+
+/** RTM_GETLINK of one link by name: the answer is an RTM_NEWLINK, then the ack. */
+export function encodeLinkGet(w: NlWriter, name: string, seq: number): void {
+  const at = w.begin(MsgType.GETLINK, Flag.REQUEST | Flag.ACK, seq);
+  writeIfinfomsg(w, 0, 0, 0);
+  attrString(w, LinkAttr.IFNAME, name);
+  w.end(at);
+}
+
+/** RTM_DELLINK by index, or by name when index is 0. Deleting one end of a veth removes both. */
+export function encodeLinkDelete(w: NlWriter, link: { index: number; name?: string }, seq: number): void {
+  const at = w.begin(MsgType.DELLINK, Flag.REQUEST | Flag.ACK, seq);
+  writeIfinfomsg(w, link.index, 0, 0);
+  if (!link.index && link.name) attrString(w, LinkAttr.IFNAME, link.name);
+  w.end(at);
+}
+
+/** RTM_NEWADDR (CREATE|EXCL): `address/prefixLength` on a link, as local and peer address. */
+export function encodeAddrAdd(w: NlWriter, a: { ifindex: number; address: string; prefixLength: number; nodad?: boolean }, seq: number): void {
+  const { family, bytes } = parseAddress(a.address);
+  const at = w.begin(MsgType.NEWADDR, Flag.REQUEST | Flag.ACK | Flag.CREATE | Flag.EXCL, seq);
+  // ifaddrmsg: family, prefixlen, flags, scope (the kernel derives link scope for fe80::/10).
+  w.u8s(family === 4 ? AF_INET : AF_INET6, a.prefixLength, a.nodad ? IFA_F_NODAD : 0, 0);
+  w.u32(a.ifindex);
+  w.attrBytes(IfaAttr.LOCAL, bytes);
+  w.attrBytes(IfaAttr.ADDRESS, bytes);
+  w.end(at);
+}
+
+/**
+ * RTM_GETROUTE for a host address with RTM_F_FIB_MATCH (`ip route get fibmatch`): the answer is
+ * the table entry that matched, prefix and next hop as stored, not a resolved lookup result.
+ */
+export function encodeRouteGetFibMatch(w: NlWriter, address: string, seq: number): void {
+  const { family, bytes } = parseAddress(address);
+  const at = w.begin(MsgType.GETROUTE, Flag.REQUEST | Flag.ACK, seq);
+  writeRtmsg(w, family, bytes.length * 8, 0, 0, 0, 0, RTM_F_FIB_MATCH);
+  w.attrBytes(RouteAttr.DST, bytes);
+  w.end(at);
+}
+
 /**
  * Decoded routes share their next-hop lists where they can (100k pod routes through a handful of
  * interfaces): callers must treat `nexthops` as read-only.
@@ -415,18 +539,22 @@ function decodeLink(b: Buffer, off: number, end: number): KernelLink {
   const index = b.readInt32LE(off + 4);
   const flags = b.readUInt32LE(off + 8);
   let name = '';
+  let mac: string | undefined;
   let a = off + IFINFOMSG_LEN;
   while (a + 4 <= end) {
     const len = b.readUInt16LE(a);
     if (len < 4 || a + len > end) break;
-    if ((b.readUInt16LE(a + 2) & 0x3fff) === LinkAttr.IFNAME) {
+    const t = b.readUInt16LE(a + 2) & 0x3fff;
+    if (t === LinkAttr.IFNAME) {
       const s = b.subarray(a + 4, a + len);
       const z = s.indexOf(0);
       name = s.subarray(0, z < 0 ? s.length : z).toString('latin1');
+    } else if (t === LinkAttr.ADDRESS && len === 4 + 6) {
+      mac = [...b.subarray(a + 4, a + 10)].map((x) => x.toString(16).padStart(2, '0')).join(':');
     }
     a += align4(len);
   }
-  return { index, name, up: (flags & IFF_UP) !== 0 };
+  return mac === undefined ? { index, name, up: (flags & IFF_UP) !== 0 } : { index, name, up: (flags & IFF_UP) !== 0, mac };
 }
 
 /** Decodes every netlink message in one datagram. Malformed tails are ignored, not thrown. */

@@ -4,7 +4,7 @@
  * falling back to the Node plugin beside it when the server is absent or silent.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +54,24 @@ describe('tortie-cni shim -> agent CNI server', () => {
   });
 
   const viaShim = (c: CniCall) => node.call({ ...c, plugin: shim });
+  const sleepers: number[] = [];
+  afterAll(async () => {
+    for (const pid of sleepers) await stopPid(pid);
+  });
+
+  /** CNI_NETNS as cri-dockerd gives it: /proc/PID/ns/net of a process in the pod. */
+  async function procNetns(pod: Netns): Promise<string> {
+    const child = pod.spawn('sleep', ['600']);
+    sleepers.push(child.pid!);
+    const path = `/proc/${child.pid}/ns/net`;
+    const want = (await pod.exec('readlink', ['/proc/self/ns/net'])).stdout.trim();
+    const deadline = Date.now() + 10_000;
+    while (readlinkSync(path) !== want) {
+      if (Date.now() > deadline) throw new Error(`process ${child.pid} did not enter ${pod.name}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return path;
+  }
   const call = (command: string, i: number, config: object = conf) =>
     viaShim({ command, containerId: `ctr-${i}`, netns: `/var/run/netns/${pods[i].name}`, ifname: 'eth0', args: `K8S_POD_NAMESPACE=tf;K8S_POD_NAME=p${i}`, config });
 
@@ -80,6 +98,20 @@ describe('tortie-cni shim -> agent CNI server', () => {
     expect(existsSync(marker)).toBe(false);
     expect(await node.extraHostLinks()).toEqual([]);
     expect(node.allocations('tnet')).toEqual([]);
+  });
+
+  it('serves a pod given as /proc/PID/ns/net when the agent shares the PID namespace', async () => {
+    const netns = await procNetns(pods[2]);
+    const c = { containerId: 'ctr-proc', netns, ifname: 'eth0', args: 'K8S_POD_NAMESPACE=tf;K8S_POD_NAME=proc', config: conf };
+    const add = await viaShim({ command: 'ADD', ...c });
+    expect(add.exitCode, add.stdout + add.stderr).toBe(0);
+    expect(await pods[2].ping(HOST_ADDRESS, { count: 1, timeoutS: 3 })).toBe(true);
+    const del = await viaShim({ command: 'DEL', ...c });
+    expect(del.exitCode, del.stdout + del.stderr).toBe(0);
+    expect(serverLog).toContain('done ADD ctr-proc 0');
+    expect(serverLog).toContain('done DEL ctr-proc 0');
+    expect(existsSync(marker)).toBe(false);
+    expect(await node.extraHostLinks()).toEqual([]);
   });
 
   it('malformed input gives the same error JSON and exit status as the standalone plugin', async () => {
@@ -160,6 +192,37 @@ describe('tortie-cni shim -> agent CNI server', () => {
 
     afterAll(async () => {
       await new Promise((r) => silent.close(r));
+    });
+
+    it('hands /proc/PID/ns/net back to the front end when the agent is in another PID namespace', async () => {
+      // An agent without hostPID: the same PID number there is another process.
+      const otherSock = join(node.dataDir, 'other-pidns.sock');
+      const other = spawn('ip', ['netns', 'exec', node.host.name, 'unshare', '--pid', '--fork', '--mount-proc', '--kill-child', process.execPath, SERVE, otherSock, '1'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      let otherLog = '';
+      other.stdout!.on('data', (d: Buffer) => (otherLog += d.toString()));
+      try {
+        const deadline = Date.now() + 60_000;
+        while (!otherLog.includes('ready\n')) {
+          if (Date.now() > deadline || other.exitCode !== null) throw new Error(`CNI server did not start: ${otherLog}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        rmSync(marker, { force: true });
+        const netns = await procNetns(pods[1]);
+        const c = { containerId: 'ctr-pidns', netns, ifname: 'eth0', args: 'K8S_POD_NAMESPACE=tf;K8S_POD_NAME=pidns', config: { ...conf, agentSocket: otherSock } };
+        const add = await viaShim({ command: 'ADD', ...c });
+        expect(add.exitCode, add.stdout + add.stderr).toBe(0);
+        expect(await pods[1].ping(HOST_ADDRESS, { count: 1, timeoutS: 3 })).toBe(true);
+        const del = await viaShim({ command: 'DEL', ...c });
+        expect(del.exitCode, del.stdout + del.stderr).toBe(0);
+        expect(existsSync(marker)).toBe(true);
+        expect(otherLog).toMatch(/^handed-back CNI_NETNS \/proc\/\d+\/ns\/net names a process in a PID namespace the agent does not share/m);
+        expect(otherLog).not.toContain('done ');
+        expect(await node.extraHostLinks()).toEqual([]);
+      } finally {
+        if (other.pid) await stopPid(other.pid);
+      }
     });
 
     for (const [why, socket] of [

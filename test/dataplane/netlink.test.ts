@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { AddressError, formatAddress, parseAddress, parsePrefix } from '../../src/dataplane/address.ts';
-import { decodeMessages, encodeRouteOp, encodeRouteOpGeneral, Flag, MsgType, NlWriter, type KernelRoute } from '../../src/dataplane/netlink.ts';
+import { decodeMessages, encodeLinkSet, encodeRouteOp, encodeRouteOpGeneral, encodeVethCreate, Flag, IFF_UP, LinkAttr, MsgType, NlWriter, type KernelRoute } from '../../src/dataplane/netlink.ts';
 
 describe('addresses', () => {
   it('prints IPv6 in RFC 5952 form', () => {
@@ -167,5 +167,67 @@ describe('IPv4 fast path', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+/** Attributes of a TLV run as [type, payload] pairs (nested runs parsed again by the caller). */
+function attrs(b: Buffer): Array<[number, Buffer]> {
+  const out: Array<[number, Buffer]> = [];
+  for (let a = 0; a + 4 <= b.length; ) {
+    const len = b.readUInt16LE(a);
+    if (len < 4) break;
+    out.push([b.readUInt16LE(a + 2), b.subarray(a + 4, a + len)]);
+    a += (len + 3) & ~3;
+  }
+  return out;
+}
+const attr = (b: Buffer, type: number) => attrs(b).find(([t]) => t === type)?.[1];
+
+describe('netlink link and address messages', () => {
+  it('creates a veth whose peer is born in another namespace (IFLA_NET_NS_FD inside VETH_INFO_PEER)', () => {
+    const w = new NlWriter(256);
+    encodeVethCreate(w, { name: 'tor0123456789a', mac: 'ee:ee:ee:ee:ee:ee', mtu: 1400, peerName: 'eth0', peerMtu: 1400, peerNetnsFd: 7 }, 9);
+    const m = w.take();
+    expect(m.readUInt32LE(0)).toBe(m.length);
+    expect(m.readUInt16LE(4)).toBe(MsgType.NEWLINK);
+    expect(m.readUInt16LE(6)).toBe(Flag.REQUEST | Flag.ACK | Flag.CREATE | Flag.EXCL);
+    const top = m.subarray(16 + 16);
+    expect(attr(top, LinkAttr.IFNAME)?.toString('latin1')).toBe('tor0123456789a\0');
+    expect([...attr(top, LinkAttr.ADDRESS)!]).toEqual([0xee, 0xee, 0xee, 0xee, 0xee, 0xee]);
+    expect(attr(top, LinkAttr.MTU)?.readUInt32LE(0)).toBe(1400);
+    const info = attr(top, LinkAttr.LINKINFO)!;
+    expect(attr(info, 1)?.toString('latin1')).toBe('veth\0');
+    const peer = attr(attr(info, 2)!, 1)!;
+    const peerAttrs = peer.subarray(16); // after the peer's own ifinfomsg
+    expect(attr(peerAttrs, LinkAttr.IFNAME)?.toString('latin1')).toBe('eth0\0');
+    expect(attr(peerAttrs, LinkAttr.NET_NS_FD)?.readUInt32LE(0)).toBe(7);
+  });
+
+  it('sets addrgenmode none as a one-byte IFLA_INET6_ADDR_GEN_MODE, and up through the flags', () => {
+    const w = new NlWriter(64);
+    encodeLinkSet(w, { index: 42, noLinkLocal: true }, 1);
+    encodeLinkSet(w, { index: 42, up: true }, 2);
+    const b = w.take();
+    const first = b.subarray(0, b.readUInt32LE(0));
+    expect(first.readInt32LE(16 + 4)).toBe(42);
+    const inet6 = attr(attr(first.subarray(32), LinkAttr.AF_SPEC)!, 10)!;
+    expect(inet6.readUInt16LE(0)).toBe(5);
+    expect(attr(inet6, 8)).toEqual(Buffer.from([1]));
+    const second = b.subarray(first.length);
+    expect(second.readUInt32LE(16 + 8) & IFF_UP).toBe(IFF_UP);
+    expect(second.readUInt32LE(16 + 12) & IFF_UP).toBe(IFF_UP);
+  });
+
+  it('decodes the MAC address of a link', () => {
+    const w = new NlWriter(64);
+    const at = w.begin(MsgType.NEWLINK, 0, 3);
+    w.u8s(0, 0, 0, 0);
+    w.i32(5);
+    w.u32(IFF_UP);
+    w.u32(0);
+    w.attrBytes(LinkAttr.IFNAME, Buffer.from('eth0\0'));
+    w.attrBytes(LinkAttr.ADDRESS, Uint8Array.of(0x0a, 0x1b, 0x2c, 0x3d, 0x4e, 0x5f));
+    w.end(at);
+    expect(decodeMessages(w.take())).toEqual([{ kind: 'link', type: MsgType.NEWLINK, seq: 3, link: { index: 5, name: 'eth0', up: true, mac: '0a:1b:2c:3d:4e:5f' } }]);
   });
 });

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CNI_SOCKET } from '../../src/cni/server.ts';
 import { baseManifests, findObject, repoRoot } from './manifest-schemas.ts';
 
 /**
@@ -152,6 +153,12 @@ describe('the agent container against the agent\'s command line', () => {
     expect(daemonSet.spec.template.metadata.annotations?.['prometheus.io/port']).toBe(String(metrics.port));
   });
 
+  it('serves CNI on the socket the front end on the host tries first', () => {
+    const socket = envValue(agent, agentSettings.cniSocket.env);
+    expect(socket).toBe(DEFAULT_CNI_SOCKET);
+    expect(hostPathFor(agent, socket)?.volume.hostPath?.path).toBe('/var/run/tortie');
+  });
+
   it('keeps the control socket in a host directory, where `tortie status` on the node finds it', () => {
     const socket = envValue(agent, agentSettings.controlSocket.env);
     expect(socket).toBe('/var/run/tortie/tortie.sock');
@@ -162,7 +169,8 @@ describe('the agent container against the agent\'s command line', () => {
 describe('the DaemonSet', () => {
   it('runs on every node, in the node\'s network namespace, as a critical pod, one node at a time', () => {
     expect(pod.hostNetwork).toBe(true);
-    expect(pod.hostPID).toBe(false);
+    // The CNI server opens CNI_NETNS=/proc/PID/ns/net, a PID in the node's PID namespace.
+    expect(pod.hostPID).toBe(true);
     expect(pod.priorityClassName).toBe('system-node-critical');
     expect(pod.tolerations).toEqual([{ operator: 'Exists' }]);
     expect(daemonSet.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });

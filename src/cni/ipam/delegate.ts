@@ -4,7 +4,7 @@
  * result. Before passing the configuration on, `usePodCidr` / `usePodCidrIPv6` strings are
  * replaced by the node's pod CIDRs, so one conflist serves every node.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { CniCode, CniError } from '../errors.ts';
@@ -57,10 +57,23 @@ interface ExecOutcome {
   stderr: string;
 }
 
-function exec(file: string, command: string, config: Record<string, unknown>, env: NodeJS.ProcessEnv): ExecOutcome {
-  const r = spawnSync(file, [], { input: JSON.stringify(config), env: { ...env, CNI_COMMAND: command }, encoding: 'utf8' });
-  if (r.error) throw new CniError(CniCode.IoFailure, `cannot run IPAM plugin ${file}`, r.error.message);
-  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+/**
+ * Runs the delegate without blocking: the CNI server's DEL removes the veth (through its relay)
+ * while the delegate releases the address, as two processes at once.
+ */
+function exec(file: string, command: string, config: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<ExecOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, [], { env: { ...env, CNI_COMMAND: command }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (e) => reject(new CniError(CniCode.IoFailure, `cannot run IPAM plugin ${file}`, e.message)));
+    child.on('close', (code) => resolve({ status: code ?? 1, stdout, stderr }));
+    // A delegate that exits without reading its stdin is reported by its exit status.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(JSON.stringify(config));
+  });
 }
 
 function errorOf(file: string, command: string, out: ExecOutcome): CniError {
@@ -79,20 +92,35 @@ function errorOf(file: string, command: string, out: ExecOutcome): CniError {
 }
 
 /**
+ * Versions learned by the dance below, per delegate and configured version: the agent's CNI
+ * server runs many invocations in one process, and each would otherwise pay two extra execs
+ * (the refused call and VERSION) on every ADD and DEL.
+ */
+const negotiated = new Map<string, string>();
+
+/**
  * Runs the delegate. When it rejects the configuration's cniVersion (code 1; e.g. host-local
  * stops at 1.0.0 while the conflist says 1.1.0), asks it for VERSION and retries once with the
  * newest version both sides speak. Returns its stdout (parsed) for commands that produce one.
  */
-export function runDelegate(
+export async function runDelegate(
   file: string,
   command: 'ADD' | 'DEL' | 'CHECK' | 'GC' | 'STATUS',
   config: Record<string, unknown>,
   env: NodeJS.ProcessEnv,
-): CniResult | undefined {
-  let out = exec(file, command, config, env);
+): Promise<CniResult | undefined> {
+  const wanted = String(config.cniVersion);
+  const key = `${file}\0${wanted}`;
+  const known = negotiated.get(key);
+  let out = await exec(file, command, known ? { ...config, cniVersion: known } : config, env);
   if (out.status !== 0 && parseCode(out.stdout) === CniCode.IncompatibleVersion) {
-    const lower = commonVersion(file, String(config.cniVersion), env);
-    if (lower) out = exec(file, command, { ...config, cniVersion: lower }, env);
+    // Not even the version learned before: the delegate was replaced. Ask again.
+    negotiated.delete(key);
+    const lower = await commonVersion(file, wanted, env);
+    if (lower && lower !== known) {
+      negotiated.set(key, lower);
+      out = await exec(file, command, { ...config, cniVersion: lower }, env);
+    }
   }
   if (out.status !== 0) throw errorOf(file, command, out);
   if (command !== 'ADD') return undefined;
@@ -111,8 +139,8 @@ function parseCode(stdout: string): number | undefined {
   }
 }
 
-function commonVersion(file: string, wanted: string, env: NodeJS.ProcessEnv): string | undefined {
-  const out = exec(file, 'VERSION', { cniVersion: wanted }, env);
+async function commonVersion(file: string, wanted: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const out = await exec(file, 'VERSION', { cniVersion: wanted }, env);
   try {
     const supported = (JSON.parse(out.stdout) as { supportedVersions?: string[] }).supportedVersions ?? [];
     // Results of 1.0.0 and 1.1.0 have one shape and 0.4.0 is converted on read: any version from

@@ -170,8 +170,16 @@ describe('route controller in a network namespace', () => {
       await c2.idle();
       const lines: string[] = [];
       for (let i = 0; i < 100_000; i++) lines.push(`route add 10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32 dev tdp0 proto static`);
-      await ns.ipBatch(lines);
-      await ns.ip('route', 'del', podIp(1, 1));
+      // The relay is frozen while the burst lands, so its 64 KiB socket must overflow: a relay that
+      // keeps up with `ip -batch` on a quiet machine would otherwise lose nothing.
+      const relay = k2.helperPid!;
+      process.kill(relay, 'SIGSTOP');
+      try {
+        await ns.ipBatch(lines);
+        await ns.ip('route', 'del', podIp(1, 1));
+      } finally {
+        process.kill(relay, 'SIGCONT');
+      }
       await waitFor('a resync after lost notifications', async () => c2.counters.lostNotifications > 0 && c2.counters.resyncs >= 2, 30_000);
       await waitFor('the deleted route to come back', async () => (await routes(podIp(1, 1))).length === 1, 10_000);
       expect(failures).toContain('TORTIE_NOTIFICATIONS_LOST');

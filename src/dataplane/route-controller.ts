@@ -291,7 +291,17 @@ export class RouteController {
 
   /** Sets the route for a prefix (replacing any earlier target). Throws RouteConfigError on bad input. */
   setRoute(prefix: string, target: RouteTarget): void {
-    const p = this.keyOf(prefix);
+    // A prefix we already hold is its own canonical key (a change of next hop needs no parsing);
+    // a new canonical IPv4 prefix (the bulk of an install) is its own key too: one lookup either way.
+    let old = this.desired.get(prefix);
+    let p: { family: Prefix['family']; text: string };
+    // From here on the key is the string object stored at install: every map below compares it by
+    // identity, not by its characters (the speaker formats a new string for each event).
+    if (old) p = { family: old.family, text: old.key };
+    else {
+      p = this.keyOf(prefix);
+      if (p.text !== prefix) old = this.desired.get(p.text);
+    }
     if (target.kind === 'workload') {
       if (typeof target.ifname !== 'string' || !isWorkloadInterface(this.own, target.ifname) || target.ifname.length > 15)
         throw new RouteConfigError(`route ${p.text}: interface ${JSON.stringify(target.ifname)} is not a workload interface (name must start with "${this.own.workloadPrefix}", at most 15 characters)`);
@@ -322,7 +332,7 @@ export class RouteController {
     } else if (target.kind !== 'blackhole') {
       throw new RouteConfigError(`route ${p.text}: unknown target kind ${JSON.stringify((target as { kind: unknown }).kind)}`);
     }
-    this.put(p, target);
+    this.put(p, target, old);
   }
 
   /** The canonical key and family of a prefix; RouteConfigError when it is not one. */
@@ -337,8 +347,7 @@ export class RouteController {
   }
 
   /** Stores a validated target for a prefix. */
-  private put(p: { family: Prefix['family']; text: string }, target: RouteTarget): void {
-    const old = this.desired.get(p.text);
+  private put(p: { family: Prefix['family']; text: string }, target: RouteTarget, old: Desired | undefined): void {
     if (old && sameTarget(old.target, target)) return; // nothing new: no work
     if (old) this.unindex(p.text, old);
     if (this.released.size) this.released.delete(p.text);
@@ -360,14 +369,16 @@ export class RouteController {
   }
 
   deleteRoute(prefix: string): void {
-    let key = typeof prefix === 'string' ? canonicalV4Key(prefix) : null;
-    try {
-      key ??= prefixKey(prefix).text;
-    } catch (e) {
-      throw new RouteConfigError((e as Error).message, { cause: e });
+    // A prefix we hold is its own canonical key: a withdrawal needs no parsing.
+    let old = this.desired.get(prefix);
+    if (!old) {
+      const key = this.keyOf(prefix).text;
+      if (key === prefix) return;
+      old = this.desired.get(key);
+      if (!old) return;
     }
-    const old = this.desired.get(key);
-    if (!old) return;
+    // The string stored at install (see setRoute): the maps below compare it by identity.
+    const key = old.key;
     this.unindex(key, old);
     this.desired.delete(key);
     this.released.add(key);
@@ -878,7 +889,11 @@ export class RouteController {
           this.viewCount++;
         }
       } else if (op === 'delete') {
-        if (!Array.isArray(e) && sameSlot(e, route) && e.protocol === route.protocol) this.setView(key, NO_ROUTES);
+        if (!Array.isArray(e) && sameSlot(e, route) && e.protocol === route.protocol) {
+          // (setView without its second lookup: the bulk case of a withdrawal)
+          this.view.delete(key);
+          this.viewCount--;
+        }
         else this.setView(key, routesIn(e).filter((k) => !(sameSlot(k, route) && k.protocol === route.protocol)));
       } else {
         this.setView(key, [...routesIn(e).filter((k) => !sameSlot(k, route)), route]);

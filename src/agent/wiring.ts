@@ -14,6 +14,9 @@
  * autodetection: logged with the reason), then the dataplane with our routes found in the kernel
  * adopted (no flap), then the speaker with local routes originated before any peer is added (so
  * the first UPDATEs and End-of-RIB carry the complete table, RFC 4724 4.1).
+ * A new AS, listen port, cluster ID or cluster ranges replaces the speaker at run time (Cease/Other
+ * Configuration Change to every peer), the kernel's learned routes held until the new sessions'
+ * End-of-RIB.
  * Stop (SIGTERM): the speaker drops its sessions without a NOTIFICATION (peers keep our routes as
  * graceful restart helpers), the dataplane stops with every kernel route left in place, the
  * datastore stops; runAgent then removes the control socket.
@@ -420,12 +423,11 @@ class Wiring {
   private async replaceSpeaker(changes: string[]): Promise<void> {
     this.replacing = true;
     const old = this.speaker;
-    let established = new Set<string>();
+    // Only sessions that were up (or are awaited after the peer's own restart) gave us routes:
+    // those are the ones worth waiting for.
+    const established = new Set([...old.status().filter((p) => p.state === 'Established').map((p) => p.address), ...this.awaitingEor.keys()]);
     try {
       this.log.info({ changes }, `BGP configuration changed (${changes.join('; ')}): every BGP session restarts with the new values`);
-      // Only sessions that were up (or are awaited after the peer's own restart) gave us routes:
-      // those are the ones worth waiting for.
-      established = new Set([...old.status().filter((p) => p.state === 'Established').map((p) => p.address), ...this.awaitingEor.keys()]);
       this.holdRoutes('the BGP speaker is replaced', []);
       old.removeAllListeners();
       await old.stop({ subcode: CeaseSubcode.OtherConfigurationChange, reason: `local configuration changed: ${changes.join('; ')}` });

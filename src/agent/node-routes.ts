@@ -90,6 +90,18 @@ export class NodeRoutes {
     return gone;
   }
 
+  /**
+   * Holds every learned route as adopted, the kernel untouched: used when the sessions restart
+   * (the speaker is replaced, or a peer ended its sessions for a configuration change), so that
+   * forwarding continues until the routes are learned again and `sweepAdopted` runs.
+   */
+  holdLearned(): number {
+    // Learned and adopted give the same target, so the kernel sees no change.
+    for (const [p, nextHop] of this.learned) this.adopted.set(p, this.viaTarget(nextHop));
+    this.learned.clear();
+    return this.adopted.size;
+  }
+
   get adoptedCount(): number {
     return this.adopted.size;
   }

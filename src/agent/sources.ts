@@ -79,7 +79,7 @@ export interface NodeStatus {
   /**
    * Configuration the agent refused: datastore edits refused since the last change it accepted
    * (newest last), then what the model asks that cannot be applied now (a BGPPeer with a bad
-   * filter, a changed AS number waiting for a restart). The running state is kept meanwhile.
+   * filter, a speaker that could not restart with a new AS). The running state is kept meanwhile.
    */
   configErrors?: { code: string; subject: string; message: string; since: string }[];
 }

@@ -14,13 +14,16 @@
  * autodetection: logged with the reason), then the dataplane with our routes found in the kernel
  * adopted (no flap), then the speaker with local routes originated before any peer is added (so
  * the first UPDATEs and End-of-RIB carry the complete table, RFC 4724 4.1).
+ * A new AS, listen port, cluster ID or cluster ranges replaces the speaker at run time (Cease/Other
+ * Configuration Change to every peer), the kernel's learned routes held until the new sessions'
+ * End-of-RIB.
  * Stop (SIGTERM): the speaker drops its sessions without a NOTIFICATION (peers keep our routes as
  * graceful restart helpers), the dataplane stops with every kernel route left in place, the
  * datastore stops; runAgent then removes the control socket.
  */
 import { dirname, join } from 'node:path';
 import { Speaker, type BestPathEvent, type PeerStatus as SpeakerPeerStatus } from '../bgp/speaker.ts';
-import { Afi } from '../bgp/wire/constants.ts';
+import { Afi, CeaseSubcode, ErrorCode } from '../bgp/wire/constants.ts';
 import { formatKey, parsePrefix as ribPrefix } from '../bgp/rib/prefix.ts';
 import { hostVethName } from '../cni/veth-name.ts';
 import { writeNodeState } from '../cni/node-state.ts';
@@ -84,6 +87,13 @@ class Wiring {
   /** Peers whose End-of-RIB ends the adoption of kernel routes found at start. */
   /** Kernel routes from before a restart are kept until the speaker's selection deferral ends. */
   private adopting = false;
+  /** Ends a hold of learned routes that no selection deferral ends (a peer's configuration change). */
+  private holdTimer: NodeJS.Timeout | null = null;
+  /** While routes are held: the peers (and their families) whose End-of-RIB ends the hold. */
+  private readonly awaitingEor = new Map<string, Set<string>>();
+  /** A speaker replacement in progress: reconciles wait for it. */
+  private replacing = false;
+  private speakerStopRegistered = false;
   private nodeStateTimer: NodeJS.Timeout | null = null;
 
   constructor(ctx: AgentContext, host: HostNetwork) {
@@ -126,6 +136,7 @@ class Wiring {
       stop: () => {
         this.stopped = true;
         if (this.nodeStateTimer) clearInterval(this.nodeStateTimer);
+        if (this.holdTimer) clearTimeout(this.holdTimer);
       },
     });
     return this.parts();
@@ -240,10 +251,10 @@ class Wiring {
   /** The node's own subnets, found when the dataplane starts. */
   private subnets: NodeSubnet[] = [];
 
-  private async startSpeaker(snap: Snapshot): Promise<void> {
+  /** `replacing`: the node's BGP configuration changed at run time; the wiring holds the routes itself. */
+  private async startSpeaker(snap: Snapshot, replacing = false): Promise<void> {
     const { config, log, metrics } = this.ctx;
     const bgp = desiredBgp(snap, this.self, { advertisePodRoutes: config.advertisePodRoutes, listenPort: config.listenPort });
-    this.bgp = bgp;
     if (!this.self.ipv4) throw new AgentError(AgentErrorCode.NodeAddress, `node ${this.self.name} has no IPv4 address: the BGP identifier needs one`);
     const blog = log.child({ component: 'bgp' });
     try {
@@ -255,7 +266,7 @@ class Wiring {
         listen: { port: bgp.listenPort },
         // With forwarding kept, the speaker defers selection (RFC 4724 4.1) until the peers' End-of-RIB,
         // bounded by our restart time as the adoption wait was (peers' stale timers are longer).
-        gracefulRestart: { restartTime: config.gracefulRestartTime, restarting: this.forwardingPreserved, selectionDeferralTime: Math.max(1, config.gracefulRestartTime) },
+        gracefulRestart: { restartTime: config.gracefulRestartTime, restarting: this.forwardingPreserved && !replacing, selectionDeferralTime: Math.max(1, config.gracefulRestartTime) },
         holdTime: config.holdTime,
         // Third-party next hops towards eBGP peers on the node's subnet (RFC 4271 5.1.3).
         sharedSubnet: sharedSubnetTest(this.subnets.map((s) => s.cidr)),
@@ -275,19 +286,34 @@ class Wiring {
     this.speaker.on('peer-error', (e) => {
       const p = this.peers.get(e.address);
       blog.warn({ peer: e.address, asn: p?.config.asn, err: e.error }, 'BGP peer error');
+      // The peer restarts its sessions for a new AS or cluster configuration (as we do, below):
+      // its routes come back shortly, so the kernel keeps them meanwhile. Emitted before the
+      // speaker drops the peer's routes, whose withdrawals reach `onBest` a turn later.
+      if (e.received?.code === ErrorCode.Cease && e.received.subcode === CeaseSubcode.OtherConfigurationChange) {
+        const p = this.peers.get(e.address);
+        this.holdRoutes(`peer ${e.address} restarted its session after a configuration change`, p ? [[e.address, p]] : []);
+      }
     });
     // Emitted after the held-back best paths, so the sweep sees every route re-learned.
     this.speaker.on('selection-deferral-end', (e) => this.endAdoption(e.reason));
+    this.speaker.on('end-of-rib', (e) => this.onEndOfRib(e.address, e.family));
     try {
       await this.speaker.start();
     } catch (e) {
       throw new AgentError(AgentErrorCode.StartFailed, `BGP: cannot listen on port ${bgp.listenPort}: ${(e as Error).message}`, { cause: e });
     }
-    this.ctx.onStop({ name: 'BGP speaker', stop: () => this.speaker.closeForRestart() });
+    // Set once running: a speaker that failed to start leaves the old values, so the next change retries.
+    this.bgp = bgp;
+    if (!this.speakerStopRegistered) {
+      // `this.speaker` read at stop time: a replaced speaker is the one stopped.
+      this.ctx.onStop({ name: 'BGP speaker', stop: () => this.speaker.closeForRestart() });
+      this.speakerStopRegistered = true;
+    }
     log.info({ asn: bgp.localAsn, routerId: bgp.routerId, listenPort: bgp.listenPort, clusterRanges: bgp.clusterRanges, restarting: this.forwardingPreserved }, 'BGP speaker started');
 
     // Originate first, peers second: the first table each peer gets is complete.
     this.applyOriginated(bgp.originated);
+    if (replacing) return;
     if (this.routes.adoptedCount > 0) {
       this.adopting = true;
       // Learned routes reach the kernel only when the speaker's selection deferral ends (the
@@ -297,9 +323,35 @@ class Wiring {
     }
   }
 
+  /**
+   * Keeps the kernel's learned routes while sessions restart: they are held as adopted until the
+   * new speaker's selection deferral ends, or, when no deferral is coming, the graceful restart time.
+   */
+  private holdRoutes(why: string, until: [string, DesiredPeer][]): void {
+    const held = this.routes.holdLearned();
+    if (held === 0) return;
+    this.adopting = true;
+    for (const [key, p] of until) this.awaitingEor.set(key, new Set(p.config.families ?? ['ipv4', 'ipv6']));
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = setTimeout(() => this.endAdoption(`routes held for ${this.ctx.config.gracefulRestartTime} s`), Math.max(1, this.ctx.config.gracefulRestartTime) * 1000);
+    this.holdTimer.unref();
+    this.log.info({ held, why }, `${held} learned routes kept in the kernel while sessions restart: ${why}`);
+  }
+
+  private onEndOfRib(address: string, family: string): void {
+    const waiting = this.awaitingEor.get(address);
+    if (!waiting) return;
+    waiting.delete(family);
+    if (waiting.size === 0) this.awaitingEor.delete(address);
+    if (this.awaitingEor.size === 0) this.endAdoption('End-of-RIB from every peer whose session restarted');
+  }
+
   private endAdoption(why: string): void {
     if (!this.adopting) return;
     this.adopting = false;
+    this.awaitingEor.clear();
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
     const removed = this.routes.sweepAdopted();
     this.log.info({ removed, why }, `routes kept from before the restart reconciled: ${removed} no longer announced were removed`);
   }
@@ -332,26 +384,74 @@ class Wiring {
   /** Brings the speaker, the local routes and the node-state file in line with the model. */
   private reconcile(): void {
     if (!this.speaker) return;
+    // The replacement reconciles when the new speaker runs.
+    if (this.replacing) return;
     const { config } = this.ctx;
     const snap = this.datastore.snapshot();
     const local = desiredLocalRoutes(snap, config.nodeName, hostVethName);
     this.routes.setLocal(local.workloads, local.blackholes);
     const bgp = desiredBgp(snap, this.self, { advertisePodRoutes: config.advertisePodRoutes, listenPort: config.listenPort });
     const before = this.bgp;
+    const changes: string[] = [];
     for (const [what, a, b] of [
       ['AS number', before.localAsn, bgp.localAsn],
       ['listen port', before.listenPort, bgp.listenPort],
-      ['route reflector cluster ID', before.clusterId, bgp.clusterId],
-      ['cluster ranges', before.clusterRanges.join(','), bgp.clusterRanges.join(',')],
+      ['route reflector cluster ID', before.clusterId ?? 'none', bgp.clusterId ?? 'none'],
+      ['cluster ranges', before.clusterRanges.join(',') || 'none', bgp.clusterRanges.join(',') || 'none'],
     ] as const) {
-      if (a !== b) bgp.problems.push({ subject: 'BGPConfiguration default', code: 'TORTIE_RESTART_NEEDED', message: `the ${what} changed from ${a} to ${b}; it takes effect when the agent restarts` });
+      if (a !== b) changes.push(`${what} ${a} -> ${b}`);
     }
-    this.bgp = { ...bgp, localAsn: before.localAsn, listenPort: before.listenPort, clusterId: before.clusterId, clusterRanges: before.clusterRanges };
+    if (changes.length > 0) {
+      // The RIB and every OPEN carry these: a new speaker takes them (Calico's BIRD reconfigures).
+      void this.replaceSpeaker(changes);
+      return;
+    }
+    this.bgp = bgp;
     this.applyOriginated(bgp.originated);
     this.applyPeers(bgp);
     this.reportProblems(bgp.problems);
     this.writeNodeState(false);
     this.writeStatus();
+  }
+
+  /**
+   * Replaces the speaker for a new AS, listen port, cluster ID or cluster ranges: the old one ends
+   * its sessions with Cease/Other Configuration Change (RFC 4486 3), so peers drop them cleanly;
+   * the new one starts as after a restart with forwarding kept (RFC 4724 4.1), the kernel's learned
+   * routes held until its selection deferral ends, and takes the peers and originated routes anew.
+   */
+  private async replaceSpeaker(changes: string[]): Promise<void> {
+    this.replacing = true;
+    const old = this.speaker;
+    // Only sessions that were up (or are awaited after the peer's own restart) gave us routes:
+    // those are the ones worth waiting for.
+    const established = new Set([...old.status().filter((p) => p.state === 'Established').map((p) => p.address), ...this.awaitingEor.keys()]);
+    try {
+      this.log.info({ changes }, `BGP configuration changed (${changes.join('; ')}): every BGP session restarts with the new values`);
+      this.holdRoutes('the BGP speaker is replaced', []);
+      old.removeAllListeners();
+      await old.stop({ subcode: CeaseSubcode.OtherConfigurationChange, reason: `local configuration changed: ${changes.join('; ')}` });
+      for (const key of this.peers.keys()) this.ctx.metrics.forgetPeer(key);
+      this.peers.clear();
+      this.originated = new Set();
+      this.forwardingPreserved = true;
+      if (this.stopped) return;
+      try {
+        await this.startSpeaker(this.datastore.snapshot(), true);
+      } catch (e) {
+        // The old one is gone: keep the node's kernel routes, report, and retry on the next change.
+        this.log.error({ err: (e as Error).message }, 'BGP speaker could not be restarted with the new configuration; kernel routes kept');
+        this.modelErrors.set('TORTIE_SPEAKER_RESTART', { code: 'TORTIE_SPEAKER_RESTART', subject: 'BGPConfiguration default', message: (e as Error).message, since: new Date().toISOString() });
+        return;
+      }
+    } finally {
+      this.replacing = false;
+    }
+    // The held routes go once every peer of the new speaker has sent its table (or the hold time passes).
+    this.awaitingEor.clear();
+    for (const [key, p] of this.bgp.peers) if (established.has(key)) this.awaitingEor.set(key, new Set(p.config.families ?? ['ipv4', 'ipv6']));
+    if (this.awaitingEor.size === 0) this.endAdoption('no peer was up');
+    this.scheduleReconcile();
   }
 
   /** Logs each problem once, when it appears; `tortie status` shows those still present. */

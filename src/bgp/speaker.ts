@@ -37,6 +37,12 @@ export interface SpeakerLogger {
 
 const silent: SpeakerLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** Why sessions are ended: a Cease subcode (RFC 4486 3) and the text logged with it. */
+export interface CeaseReason {
+  subcode: number;
+  reason: string;
+}
+
 export interface SpeakerOptions {
   localAsn: number;
   /** BGP identifier, dotted quad. */
@@ -226,7 +232,8 @@ export class Speaker extends EventEmitter<{
    */
   best: [BestPathEvent[]];
   'peer-state': [{ address: string; from: State; to: State }];
-  'peer-error': [{ address: string; error: string }];
+  /** `received`: the NOTIFICATION the peer ended the session with, when it sent one. */
+  'peer-error': [{ address: string; error: string; received?: { code: number; subcode: number } }];
   /** The peer's End-of-RIB for a family (RFC 4724 2): its initial table is complete. */
   'end-of-rib': [{ address: string; family: FamilyName }];
   /**
@@ -345,10 +352,14 @@ export class Speaker extends EventEmitter<{
     return a && typeof a === 'object' ? a.port : undefined;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Ends every session with a Cease NOTIFICATION (Peer De-configured unless `cease` names another
+   * subcode, e.g. Other Configuration Change when the node's AS changes, RFC 4486 3) and stops listening.
+   */
+  async stop(cease?: CeaseReason): Promise<void> {
     this.deferral?.timer.cancel();
     this.deferral = null;
-    for (const rt of [...this.peers.values()]) this.removePeer(rt.config.address);
+    for (const rt of [...this.peers.values()]) this.removePeer(rt.config.address, cease);
     const server = this.server;
     this.server = null;
     if (server) await new Promise<void>((r) => server.close(() => r()));
@@ -424,7 +435,7 @@ export class Speaker extends EventEmitter<{
   }
 
   /** Stops the peer's session (Cease/Peer De-configured) and withdraws what it gave us. */
-  removePeer(address: string): boolean {
+  removePeer(address: string, cease: CeaseReason = { subcode: CeaseSubcode.PeerDeconfigured, reason: 'peer de-configured' }): boolean {
     const key = canonicalAddress(address);
     const rt = this.peers.get(key);
     if (!rt) return false;
@@ -432,7 +443,7 @@ export class Speaker extends EventEmitter<{
     this.cancelRefreshTimers(rt);
     rt.grTimer?.cancel();
     rt.maxPrefixTimer?.cancel();
-    rt.session.stop({ code: ErrorCode.Cease, subcode: CeaseSubcode.PeerDeconfigured, data: new Uint8Array(0), reason: 'peer de-configured' });
+    rt.session.stop({ code: ErrorCode.Cease, subcode: cease.subcode, data: new Uint8Array(0), reason: cease.reason });
     this.peers.delete(key);
     if (rt.config.password !== undefined) {
       try {
@@ -587,7 +598,7 @@ export class Speaker extends EventEmitter<{
       down: (info) => {
         if (!info.wasEstablished) return;
         rt.lastError = info.reason;
-        this.emit('peer-error', { address: rt.key, error: info.reason });
+        this.emit('peer-error', { address: rt.key, error: info.reason, ...(info.received ? { received: { code: info.received.code, subcode: info.received.subcode } } : {}) });
         const n = rt.lastNegotiated;
         const graceful = info.graceful && !!n?.peerGracefulRestart && !rt.removed;
         const refreshing = rt.refreshTimers.size > 0;

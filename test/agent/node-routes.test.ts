@@ -26,6 +26,22 @@ function recorder() {
 const kernelRoute = (dst: string, gateway: string) => ({ family: 4 as const, dst, table: 254, protocol: 116, type: RouteType.UNICAST, scope: 0, priority: 0, nexthops: [{ gateway, ifindex: 2, onlink: true }] });
 
 describe('NodeRoutes', () => {
+  it('holds learned routes through a session restart: withdrawals leave the kernel alone until the sweep', () => {
+    const { nr, ops, routes } = recorder();
+    nr.setLearned('10.0.2.0/24', '198.51.100.2');
+    nr.setLearned('10.0.3.0/24', '198.51.100.3');
+    ops.length = 0;
+    expect(nr.holdLearned()).toBe(2);
+    // The old speaker's withdrawals, then the new one re-learning one prefix (another next hop).
+    nr.setLearned('10.0.2.0/24', null);
+    nr.setLearned('10.0.3.0/24', null);
+    expect(ops).toEqual([]);
+    nr.setLearned('10.0.2.0/24', '198.51.100.9');
+    expect(ops).toEqual(['set 10.0.2.0/24 {"kind":"learned","nextHops":["198.51.100.9"]}']);
+    expect(nr.sweepAdopted()).toBe(1);
+    expect([...routes.keys()]).toEqual(['10.0.2.0/24']);
+  });
+
   it('keeps adopted routes until the sweep, which removes only those nobody re-announced', () => {
     const { nr, ops, routes } = recorder();
     expect(nr.adopt([kernelRoute('10.0.2.0/24', '198.51.100.2'), kernelRoute('10.0.3.0/24', '198.51.100.3'), { ...kernelRoute('10.0.1.0/24', ''), type: RouteType.BLACKHOLE, nexthops: [] }])).toBe(2);

@@ -11,7 +11,9 @@
  *   node while it happens (`ip monitor route`);
  * - BGPConfiguration nodeMeshPassword set and rotated on live agents: the mesh re-keys and comes
  *   back Established, a node with the wrong password is refused by the others' kernels (TCP MD5
- *   failures counted), and a BGPPeer that is not in the mesh is left alone.
+ *   failures counted), and a BGPPeer that is not in the mesh is left alone;
+ * - the cluster AS changed on live agents: every speaker is replaced, the mesh comes back at the
+ *   new AS, and no node's kernel loses a route of ours meanwhile (`ip monitor route`).
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
@@ -53,12 +55,14 @@ let pods: PodDef[] = [
   { name: 'odd', node: 'tw-n2', ip: '10.99.0.7' },
 ];
 let peers: string[] = [];
+/** The cluster's AS (BGPConfiguration default's asNumber), changed at run time by the last test. */
+let clusterAs = 64512;
 /** Extra lines for BGPConfiguration default's spec (the mesh password test). */
 let meshSpec = '';
 
 function clusterYaml(): string {
   const docs: string[] = [
-    `apiVersion: tortie.dev/v1alpha1\nkind: BGPConfiguration\nmetadata:\n  name: default\nspec:\n  asNumber: 64512\n  nodeToNodeMeshEnabled: true\n${meshSpec}`,
+    `apiVersion: tortie.dev/v1alpha1\nkind: BGPConfiguration\nmetadata:\n  name: default\nspec:\n  asNumber: ${clusterAs}\n  nodeToNodeMeshEnabled: true\n${meshSpec}`,
   ];
   for (const n of NODES) {
     docs.push(`apiVersion: v1\nkind: Node\nmetadata:\n  name: ${n.name}\nspec:\n  podCIDRs: [${n.block}, ${n.block6}]\nstatus:\n  addresses:\n    - type: InternalIP\n      address: ${n.addr}\n    - type: InternalIP\n      address: ${n.addr6}\n`);
@@ -386,6 +390,45 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
       for (const a of agents.values()) expect(a.log()).not.toMatch(/wiring-mesh-pw/);
     } catch (e) {
       throw new Error(`${(e as Error).message}\n${dumpLogs()}`, { cause: e });
+    }
+  });
+
+  it('applies a new cluster AS without a restart: the mesh re-forms at it and no route leaves a kernel', async () => {
+    const monitors = NODES.map((n) => {
+      const child = nss.get(n.name)!.spawn('ip', ['monitor', 'route']);
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      return { node: n.name, child, out: () => out };
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // let the monitors subscribe
+      const from = new Map([...agents].map(([n, a]) => [n, a.log().length]));
+      clusterAs = 64600;
+      writeDatastores();
+      for (const n of NODES) {
+        await waitFor(`${n.name} at AS 64600 with its mesh Established`, async () => {
+          const s = await status(n.name);
+          const mesh = s.peers.filter((p) => p.type === 'mesh');
+          return s.node.asNumber === 64600 && mesh.length === 4 && mesh.every((p) => p.state === 'Established' && p.asNumber === 64600);
+        }, 60_000, 200);
+      }
+      for (const n of NODES) {
+        const log = agents.get(n.name)!.log().slice(from.get(n.name));
+        expect(log).toContain('AS number 64512 -> 64600');
+        expect(log).toContain('every BGP session restarts with the new values');
+        // The held routes go only once the new sessions have sent their tables.
+        await waitFor(`${n.name}: held routes reconciled`, () => agents.get(n.name)!.log().slice(from.get(n.name)).includes('routes kept from before the restart reconciled'), 60_000, 100);
+        await routesInPlace(n.name);
+      }
+      expect((await status('tw-n1')).node.configErrors ?? []).toEqual([]);
+      for (const m of monitors) {
+        const deleted = m.out().split('\n').filter((l) => l.startsWith('Deleted') && l.includes('proto 116'));
+        expect(deleted, `${m.node} saw tortie routes deleted`).toEqual([]);
+      }
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${dumpLogs()}`, { cause: e });
+    } finally {
+      for (const m of monitors) m.child.kill('SIGKILL');
     }
   });
 });

@@ -128,6 +128,16 @@ describe('Speaker against a scripted peer', () => {
     expect(s.peerStatus('127.0.0.7')!.lastError).toMatch(/hold timer expired/);
   });
 
+  it('stops with the Cease subcode it is given (Other Configuration Change, RFC 4486 3), Peer De-configured by default', async () => {
+    const { peer, s } = await setup();
+    peer.send(update(['192.0.2.0/24']));
+    await waitFor(() => s.rib.bestOf('192.0.2.0/24') !== null, 10_000, 'route learned');
+    await s.stop({ subcode: CeaseSubcode.OtherConfigurationChange, reason: 'local AS changed' });
+    await waitFor(() => peer.ofType('notification').length === 1, 10_000, 'Cease');
+    expect(peer.ofType('notification')[0]).toMatchObject({ code: ErrorCode.Cease, subcode: CeaseSubcode.OtherConfigurationChange });
+    expect(s.rib.bestOf('192.0.2.0/24')).toBeNull();
+  });
+
   it('keeps the session up on an UPDATE RFC 7606 treats as withdraw, and withdraws those prefixes', async () => {
     const { peer, s } = await setup();
     peer.send(update(['192.0.2.0/24', '198.51.100.0/24']));

@@ -14,7 +14,7 @@ import type { AttrPool} from './rib/attrs.ts';
 import { type AttrInput, type AttrSet } from './rib/attrs.ts';
 import type { Policy } from './rib/policy.ts';
 import { compareAddresses, formatIPv6, formatKey, keysToList, parseIPv4, parseIPv6, type RouteKey } from './rib/prefix.ts';
-import { AFIS, Rib, type RibPeer } from './rib/rib.ts';
+import { AFIS, Rib, type RibPeer, type RibPeerConfig } from './rib/rib.ts';
 import { systemClock, type Clock, type TimerHandle } from './session/clock.ts';
 import { normalizeAddress } from './session/connection.ts';
 import type { State } from './session/fsm.ts';
@@ -207,6 +207,20 @@ const toAfi = (f: FamilyName): Afi => (f === 'ipv4' ? Afi.IPv4 : Afi.IPv6);
 const SOFT_FIELDS = ['importPolicy', 'exportPolicy', 'allowClusterRanges', 'nextHopSelf', 'maxPrefixes', 'description'] as const;
 
 /** Everything else in a peer's configuration: a change there needs a new session. */
+/** What the RIB keeps of a peer's configuration (the same at addPeer and on a live change). */
+function ribPeer(key: string, c: PeerConfig): RibPeerConfig {
+  return {
+    id: key,
+    address: key,
+    asn: c.asn,
+    routeReflectorClient: c.routeReflectorClient,
+    nextHopSelf: c.nextHopSelf,
+    importPolicy: c.importPolicy,
+    exportPolicy: c.exportPolicy,
+    allowClusterRanges: c.allowClusterRanges,
+  };
+}
+
 function sessionShape(c: PeerConfig): string {
   const rest: Record<string, unknown> = { ...c, address: canonicalAddress(c.address) };
   for (const f of SOFT_FIELDS) delete rest[f];
@@ -402,16 +416,7 @@ export class Speaker extends EventEmitter<{
     }
     const families = (config.families ?? this.opts.families ?? ['ipv4', 'ipv6']).map(toAfi);
     if (config.password !== undefined) this.checkPassword(key, config.password);
-    const rib = this.rib.addPeer({
-      id: key,
-      address: key,
-      asn: config.asn,
-      routeReflectorClient: config.routeReflectorClient,
-      nextHopSelf: config.nextHopSelf,
-      importPolicy: config.importPolicy,
-      exportPolicy: config.exportPolicy,
-      allowClusterRanges: config.allowClusterRanges,
-    });
+    const rib = this.rib.addPeer(ribPeer(key, config));
     const rt = { config, key, rib, families, flushScheduled: false, eorSent: new Set(), eorReceived: new Set(), refreshing: new Set(), refreshTimers: new Map(), deferralDone: false, lastNegotiated: null, grTimer: null, maxPrefixTimer: null, maxPrefixWarned: false, lastError: null, removed: false } as unknown as PeerRuntime;
     rt.session = new Session(
       {
@@ -470,16 +475,7 @@ export class Speaker extends EventEmitter<{
     const rt = this.peers.get(key);
     if (!rt) return false;
     if (sessionShape(config) !== sessionShape(rt.config)) return false;
-    const { importChanged, exportChanged } = this.rib.setPolicy(rt.rib, {
-      id: key,
-      address: key,
-      asn: config.asn,
-      routeReflectorClient: config.routeReflectorClient,
-      nextHopSelf: config.nextHopSelf,
-      importPolicy: config.importPolicy,
-      exportPolicy: config.exportPolicy,
-      allowClusterRanges: config.allowClusterRanges,
-    });
+    const { importChanged, exportChanged } = this.rib.setPolicy(rt.rib, ribPeer(key, config));
     rt.config = config;
     if (config.maxPrefixes) this.checkMaxPrefix(rt);
     const n = rt.session.negotiated;

@@ -204,6 +204,22 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/** `ip monitor route` on every node; `deleted()` lists the deletions of tortie's routes (proto 116). */
+async function watchRouteDeletions(): Promise<{ node: string; deleted: () => string[]; stop: () => void }[]> {
+  const monitors = NODES.map((n) => {
+    const child = nss.get(n.name)!.spawn('ip', ['monitor', 'route']);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    return {
+      node: n.name,
+      deleted: () => out.split('\n').filter((l) => l.startsWith('Deleted') && l.includes('proto 116')),
+      stop: () => child.kill('SIGKILL'),
+    };
+  });
+  await new Promise((r) => setTimeout(r, 300)); // let the monitors subscribe
+  return monitors;
+}
+
 function dumpLogs(): string {
   return [...agents].map(([n, a]) => `--- ${n}\n${a.log().split('\n').slice(-40).join('\n')}`).join('\n');
 }
@@ -310,14 +326,8 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
 
   it('SIGTERM and restart: exits 0, keeps the routes, and no node sees a route of ours flap', async () => {
     // Watch every node's table for deletions of tortie's routes while tw-n1 goes and comes back.
-    const monitors = NODES.map((n) => {
-      const child = nss.get(n.name)!.spawn('ip', ['monitor', 'route']);
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      return { node: n.name, child, out: () => out };
-    });
+    const monitors = await watchRouteDeletions();
     try {
-      await new Promise((r) => setTimeout(r, 300)); // let the monitors subscribe
       const a = agents.get('tw-n1')!;
       a.child.kill('SIGTERM');
       expect(await a.exited).toBe(0);
@@ -336,12 +346,9 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
       // RFC 4724 4.1: the speaker deferred selection until the other nodes' End-of-RIB (not its timer).
       expect(b.log()).toMatch(/"why":"End-of-RIB from every graceful restart peer"/);
       for (const n of NODES) await routesInPlace(n.name);
-      for (const m of monitors) {
-        const deleted = m.out().split('\n').filter((l) => l.startsWith('Deleted') && l.includes('proto 116'));
-        expect(deleted, `${m.node} saw tortie routes deleted`).toEqual([]);
-      }
+      for (const m of monitors) expect(m.deleted(), `${m.node} saw tortie routes deleted`).toEqual([]);
     } finally {
-      for (const m of monitors) m.child.kill('SIGKILL');
+      for (const m of monitors) m.stop();
     }
   });
 
@@ -394,14 +401,8 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
   });
 
   it('applies a new cluster AS without a restart: the mesh re-forms at it and no route leaves a kernel', async () => {
-    const monitors = NODES.map((n) => {
-      const child = nss.get(n.name)!.spawn('ip', ['monitor', 'route']);
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      return { node: n.name, child, out: () => out };
-    });
+    const monitors = await watchRouteDeletions();
     try {
-      await new Promise((r) => setTimeout(r, 300)); // let the monitors subscribe
       const from = new Map([...agents].map(([n, a]) => [n, a.log().length]));
       clusterAs = 64600;
       writeDatastores();
@@ -421,14 +422,11 @@ describe('tortie agent wired: three nodes on the file datastore', () => {
         await routesInPlace(n.name);
       }
       expect((await status('tw-n1')).node.configErrors ?? []).toEqual([]);
-      for (const m of monitors) {
-        const deleted = m.out().split('\n').filter((l) => l.startsWith('Deleted') && l.includes('proto 116'));
-        expect(deleted, `${m.node} saw tortie routes deleted`).toEqual([]);
-      }
+      for (const m of monitors) expect(m.deleted(), `${m.node} saw tortie routes deleted`).toEqual([]);
     } catch (e) {
       throw new Error(`${(e as Error).message}\n${dumpLogs()}`, { cause: e });
     } finally {
-      for (const m of monitors) m.child.kill('SIGKILL');
+      for (const m of monitors) m.stop();
     }
   });
 });

@@ -7,22 +7,17 @@
  * - route refresh both ways.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Netns, Switch, uniqueName } from '../../src/netns/netns.ts';
-import { Bird } from '../../src/lab/peers/bird.ts';
-import { Frr } from '../../src/lab/peers/frr.ts';
+import type { Bird } from '../../src/lab/peers/bird.ts';
+import type { Frr } from '../../src/lab/peers/frr.ts';
+import type { Netns } from '../../src/netns/netns.ts';
+import { B, F, LOCAL_AS, T, startGrPeers, type GrPeers } from './harness/gr-peers.ts';
 import { SpeakerProcess, eventually } from './harness/speaker-process.ts';
 import type { SpeakerOptions } from '../../src/bgp/speaker.ts';
 
-const T = { v4: '198.51.100.1' };
-const B = { v4: '198.51.100.10', asn: 65010 };
-const F = { v4: '198.51.100.20', asn: 65020 };
-const LOCAL_AS = 64512;
 
 describe('interop: graceful restart and route refresh with BIRD and FRR', () => {
-  let sw: Switch;
+  let peers: GrPeers;
   let nsT: Netns;
-  let nsB: Netns;
-  let nsF: Netns;
   let tortie: SpeakerProcess;
   let bird: Bird;
   let frr: Frr;
@@ -46,37 +41,15 @@ describe('interop: graceful restart and route refresh with BIRD and FRR', () => 
   }
 
   beforeAll(async () => {
-    sw = await Switch.create(uniqueName('tsw'));
-    nsT = await Netns.create(uniqueName('tst'));
-    nsB = await Netns.create(uniqueName('tsb'));
-    nsF = await Netns.create(uniqueName('tsf'));
-    await sw.connect(nsT, 'eth0', [`${T.v4}/24`]);
-    await sw.connect(nsB, 'eth0', [`${B.v4}/24`]);
-    await sw.connect(nsF, 'eth0', [`${F.v4}/24`]);
-    bird = await Bird.start({
-      ns: nsB,
-      routerId: B.v4,
-      asn: B.asn,
-      neighbors: [{ name: 'tortie', address: T.v4, asn: LOCAL_AS, localAddress: B.v4, families: ['ipv4'], gracefulRestart: true, restartTime: 60 }],
-      routes: [{ prefix: '203.0.113.0/25' }, { prefix: '203.0.113.128/25' }],
-    });
-    frr = await Frr.start({
-      ns: nsF,
-      routerId: F.v4,
-      asn: F.asn,
-      neighbors: [{ name: 'tortie', address: T.v4, asn: LOCAL_AS, localAddress: F.v4, families: ['ipv4'], gracefulRestart: true, restartTime: 60 }],
-      routes: [{ prefix: '192.0.2.0/24' }],
-    });
+    peers = await startGrPeers({ name: 'tgr', birdRestartTime: 60, frrRestartTime: 60 });
+    ({ nsT, bird, frr } = peers);
     tortie = await startTortie(false, ['10.244.1.0/26', '10.244.2.0/26']);
     await eventually(() => tortie.status(), (st) => st.length === 2 && st.every((s) => s.state === 'Established'), 'sessions Established', 60_000);
   });
 
   afterAll(async () => {
     await tortie?.stop().catch(() => undefined);
-    await bird?.stop().catch(() => undefined);
-    await frr?.stop().catch(() => undefined);
-    await Promise.all([nsT, nsB, nsF].map((n) => n?.destroy()));
-    await sw?.destroy();
+    await peers?.destroy();
   });
 
   it('helper: keeps a gracefully restarting BIRD\'s routes, then purges what it did not re-send after End-of-RIB', async () => {

@@ -8,25 +8,20 @@
  *   table and End-of-RIB, and the peers purge the route it no longer has.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Netns, Switch, uniqueName } from '../../src/netns/netns.ts';
-import { Bird } from '../../src/lab/peers/bird.ts';
-import { Frr } from '../../src/lab/peers/frr.ts';
+import type { Bird } from '../../src/lab/peers/bird.ts';
+import type { Frr } from '../../src/lab/peers/frr.ts';
+import type { Netns } from '../../src/netns/netns.ts';
+import { B, F, LOCAL_AS, T, startGrPeers, type GrPeers } from './harness/gr-peers.ts';
 import { SpeakerProcess, eventually } from './harness/speaker-process.ts';
 import type { PeerConfig, SpeakerOptions } from '../../src/bgp/speaker.ts';
 
-const T = { v4: '198.51.100.1' };
-const B = { v4: '198.51.100.10', asn: 65010 };
-const F = { v4: '198.51.100.20', asn: 65020 };
-const LOCAL_AS = 64512;
 const toBird: PeerConfig = { address: B.v4, asn: B.asn, localAddress: T.v4 };
 const toFrr: PeerConfig = { address: F.v4, asn: F.asn, localAddress: T.v4 };
 const rejectPrefix = (prefix: string) => ({ rules: [{ match: { prefixes: [{ prefix }] }, action: 'reject' as const }], defaultAction: 'accept' as const });
 
 describe('interop: enhanced route refresh, live policy changes and selection deferral with BIRD and FRR', () => {
-  let sw: Switch;
+  let peers: GrPeers;
   let nsT: Netns;
-  let nsB: Netns;
-  let nsF: Netns;
   let tortie: SpeakerProcess;
   let bird: Bird;
   let frr: Frr;
@@ -53,41 +48,18 @@ describe('interop: enhanced route refresh, live policy changes and selection def
   const frrNeighbor = async () => (JSON.parse(await frr.vtysh(`show bgp neighbors ${T.v4} json`)) as Record<string, Record<string, unknown>>)[T.v4];
 
   beforeAll(async () => {
-    sw = await Switch.create(uniqueName('bf'));
-    nsT = await Netns.create(uniqueName('bf'));
-    nsB = await Netns.create(uniqueName('bf'));
-    nsF = await Netns.create(uniqueName('bf'));
-    await sw.connect(nsT, 'eth0', [`${T.v4}/24`]);
-    await sw.connect(nsB, 'eth0', [`${B.v4}/24`]);
-    await sw.connect(nsF, 'eth0', [`${F.v4}/24`]);
-    bird = await Bird.start({
-      ns: nsB,
-      routerId: B.v4,
-      asn: B.asn,
-      neighbors: [{ name: 'tortie', address: T.v4, asn: LOCAL_AS, localAddress: B.v4, families: ['ipv4'], gracefulRestart: true, restartTime: 120 }],
-      routes: [{ prefix: '203.0.113.0/25' }, { prefix: '203.0.113.128/25' }],
-    });
-    frr = await Frr.start({
-      ns: nsF,
-      routerId: F.v4,
-      asn: F.asn,
-      // FRR's own restart time, which is also how long after its start its OPENs carry the R bit
-      // (bgpd's startup timer): a peer that says it is restarting is not waited for (RFC 4724 4.1),
-      // so keep that window well before the restart test. How long FRR keeps our routes is the
-      // restart time we advertise (120 s).
-      neighbors: [{ name: 'tortie', address: T.v4, asn: LOCAL_AS, localAddress: F.v4, families: ['ipv4'], gracefulRestart: true, restartTime: 2 }],
-      routes: [{ prefix: '192.0.2.0/24' }],
-    });
+    // FRR's restart time is short: FRR 8.4 set the R bit in every OPEN here anyway (so it is never
+    // waited for, RFC 4724 4.1: see the restart test). How long FRR keeps our routes is the restart
+    // time we advertise (120 s).
+    peers = await startGrPeers({ name: 'bf', birdRestartTime: 120, frrRestartTime: 2 });
+    ({ nsT, bird, frr } = peers);
     tortie = await startTortie(false, ['10.244.1.0/26', '10.244.2.0/26']);
     await eventually(() => tortie.status(), (st) => st.length === 2 && st.every((s) => s.state === 'Established'), 'sessions Established', 60_000);
   });
 
   afterAll(async () => {
     await tortie?.stop().catch(() => undefined);
-    await bird?.stop().catch(() => undefined);
-    await frr?.stop().catch(() => undefined);
-    await Promise.all([nsT, nsB, nsF].map((n) => n?.destroy()));
-    await sw?.destroy();
+    await peers?.destroy();
   });
 
   it('enhanced route refresh with FRR: negotiated; FRR\'s BoRR/EoRR keep its routes; tortie answers with BoRR/EoRR', async () => {

@@ -8,12 +8,12 @@
 import { DEFAULT_PROTOCOL } from '../dataplane/ownership.ts';
 import {
   ackOf,
-  errnoName,
   NetlinkNamespaceError,
   NetlinkNamespaceErrorCode,
   NetlinkNamespaces,
   type NamespaceSocket,
 } from '../dataplane/netlink-namespaces.ts';
+import { errnoName } from '../dataplane/relay-process.ts';
 import {
   encodeAddrAdd,
   encodeLinkDelete,

@@ -20,10 +20,9 @@
  *   the monitor stream in the kernel (a socket filter on the sender's port id), so a 100k-route
  *   install does not flood it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
 import { ensureHelper } from './helper-binary.ts';
 import { KernelError, type Kernel, type KernelEvent, type OpResult, type RouteOps } from './kernel.ts';
+import { RelayProcess, errnoName } from './relay-process.ts';
 import { decodeMessages, encodeLinkDump, encodeRouteDump, encodeRouteOp, Flag, MsgType, NlWriter, type KernelLink, type KernelRoute } from './netlink.ts';
 
 const Tag = { HELLO: 0, REQUEST: 1, MONITOR: 2, MONITOR_LOST: 3, REQUEST_FAILED: 4, SYSCTL: 5, ACK_RUN: 6 } as const;
@@ -34,8 +33,6 @@ const WINDOW = 8192;
 const PER_SEND = 256;
 
 const OK: OpResult = Object.freeze({ errno: 0 });
-const EMPTY = Buffer.alloc(0);
-const errnoName = (e: number) => Object.entries(osConstants.errno).find(([, v]) => v === e)?.[0] ?? `errno ${e}`;
 
 interface Dump {
   routes: KernelRoute[];
@@ -77,11 +74,10 @@ export interface NetlinkKernelOptions {
 }
 
 export class NetlinkKernel implements Kernel {
-  private child: ChildProcess | undefined;
+  private relay: RelayProcess | undefined;
   private readonly opts: NetlinkKernelOptions;
   private listeners: Array<(e: KernelEvent) => void> = [];
   private seq = 1;
-  private inbuf: Buffer = EMPTY;
   private dumps = new Map<number, Dump>();
   /** Batches with operations in flight (few at a time: acks are matched by sequence range). */
   private batches = new Set<Batch>();
@@ -100,7 +96,7 @@ export class NetlinkKernel implements Kernel {
 
   /** PID of the running relay, if any (tests stop it to check recovery). */
   get helperPid(): number | undefined {
-    return this.child?.pid;
+    return this.relay?.pid;
   }
 
   onEvent(listener: (e: KernelEvent) => void): void {
@@ -118,31 +114,23 @@ export class NetlinkKernel implements Kernel {
     const path = this.opts.helperPath ?? ensureHelper();
     const args = this.opts.monitorBufferBytes ? ['--monitor-rcvbuf', String(this.opts.monitorBufferBytes)] : [];
     if (this.opts.netns) args.push(this.opts.netns.includes('/') ? this.opts.netns : `/run/netns/${this.opts.netns}`);
-    const child = spawn(path, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child = child;
-    let stderr = '';
-    this.ready = new Promise<void>((resolve, reject) => {
-      let hello = false;
-      child.stdout!.on('data', (d: Buffer) => {
-        if (!hello) {
-          hello = true;
-          resolve();
-        }
-        this.onData(d);
-      });
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', (e) => reject(new KernelError('TORTIE_NL_HELPER_START', `cannot start ${path}: ${e.message}`)));
-      child.on('exit', (code, signal) => {
-        const err = new KernelError('TORTIE_NL_HELPER_EXIT', `${path} exited (${signal ?? code}): ${stderr.trim() || 'no message'}`);
-        if (!hello) reject(err);
-        this.child = undefined;
-        this.ready = undefined;
-        this.inbuf = EMPTY;
-        this.failAll(err);
-        if (!this.closed) this.emit({ kind: 'lost', reason: err.message });
-      });
-      child.stdin!.on('error', () => undefined); // reported through 'exit'
-    });
+    const relay = new RelayProcess(
+      path,
+      args,
+      {
+        frame: (tag, p) => this.onFrame(tag, p),
+        drained: () => this.pump(),
+        exit: (err) => {
+          this.relay = undefined;
+          this.ready = undefined;
+          this.failAll(err);
+          if (!this.closed) this.emit({ kind: 'lost', reason: err.message });
+        },
+      },
+      (kind, message) => new KernelError(kind === 'start' ? 'TORTIE_NL_HELPER_START' : 'TORTIE_NL_HELPER_EXIT', message),
+    );
+    this.relay = relay;
+    this.ready = relay.ready;
     return this.ready;
   }
 
@@ -157,20 +145,6 @@ export class NetlinkKernel implements Kernel {
     this.queue = [];
     this.sent = [];
     this.inFlight = 0;
-  }
-
-  private onData(d: Buffer): void {
-    const buf = this.inbuf.length ? Buffer.concat([this.inbuf, d]) : d;
-    let off = 0;
-    while (buf.length - off >= 8) {
-      const len = buf.readUInt32LE(off);
-      if (buf.length - off < 8 + len) break;
-      this.onFrame(buf[off + 4], buf.subarray(off + 8, off + 8 + len));
-      off += 8 + len;
-    }
-    // A partial frame waits for the next chunk; stream chunks are never reused, so no copy.
-    this.inbuf = off < buf.length ? buf.subarray(off) : EMPTY;
-    this.pump();
   }
 
   private onFrame(tag: number, p: Buffer): void {
@@ -279,16 +253,13 @@ export class NetlinkKernel implements Kernel {
   }
 
   private send(tag: number, payload: Buffer): void {
-    const h = Buffer.alloc(8);
-    h.writeUInt32LE(payload.length, 0);
-    h[4] = tag;
-    this.child!.stdin!.write(Buffer.concat([h, payload]));
+    this.relay!.send(tag, payload);
   }
 
   /** Sends queued route requests while the window allows, in one write where it can. */
   private pump(): void {
-    const stdin = this.child?.stdin;
-    if (!stdin || !this.queue.length) return;
+    const relay = this.relay;
+    if (!relay || !this.queue.length) return;
     let n = 0;
     while (n < this.queue.length && this.inFlight + (this.queue[n].to - this.queue[n].from) <= WINDOW) {
       const c = this.queue[n++];
@@ -301,9 +272,9 @@ export class NetlinkKernel implements Kernel {
     const first = chunks[0].frame;
     const last = chunks[n - 1].frame;
     if (n > 1 && first.buffer === last.buffer && last.byteOffset + last.length - first.byteOffset === chunks.reduce((t, c) => t + c.frame.length, 0)) {
-      stdin.write(Buffer.from(first.buffer, first.byteOffset, last.byteOffset + last.length - first.byteOffset));
+      relay.write(Buffer.from(first.buffer, first.byteOffset, last.byteOffset + last.length - first.byteOffset));
     } else {
-      for (const c of chunks) stdin.write(c.frame);
+      for (const c of chunks) relay.write(c.frame);
     }
   }
 
@@ -400,12 +371,6 @@ export class NetlinkKernel implements Kernel {
 
   async close(): Promise<void> {
     this.closed = true;
-    const child = this.child;
-    if (!child) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.stdin!.end();
-      setTimeout(() => child.kill('SIGKILL'), 2000).unref();
-    });
+    await this.relay?.stop();
   }
 }

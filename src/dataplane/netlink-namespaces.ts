@@ -8,10 +8,9 @@
  *
  * For the CNI server: wiring a pod this way costs a few pipe round trips instead of `ip` processes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
 import { ensureHelper } from './helper-binary.ts';
 import { decodeMessages, NlWriter, type Decoded } from './netlink.ts';
+import { RelayProcess, errnoName } from './relay-process.ts';
 
 const OutTag = { HELLO: 0, SYSCTL: 5, OPENED: 7, DATAGRAM: 8, END: 9 } as const;
 const InTag = { SYSCTL: 2, OPEN: 3, SEND: 4, CLOSE: 5 } as const;
@@ -39,7 +38,6 @@ export class NetlinkNamespaceError extends Error {
   }
 }
 
-export const errnoName = (e: number): string => Object.entries(osConstants.errno).find(([, v]) => v === e)?.[0] ?? `errno ${e}`;
 
 /** A socket in one namespace; valid until closed or until the relay that made it exits. */
 export interface NamespaceSocket {
@@ -57,10 +55,9 @@ interface Pending {
 }
 
 export class NetlinkNamespaces {
-  private child: ChildProcess | undefined;
+  private relay: RelayProcess | undefined;
   private ready: Promise<void> | undefined;
   private generation = 0;
-  private inbuf: Buffer = Buffer.alloc(0);
   /** Replies come in the order of requests: the head waits for the next OPENED or END frame. */
   private pending: Pending[] = [];
   private seq = 1;
@@ -79,7 +76,7 @@ export class NetlinkNamespaces {
 
   /** PID of the running relay, if any (tests stop it to check recovery). */
   get relayPid(): number | undefined {
-    return this.child?.pid;
+    return this.relay?.pid;
   }
 
   nextSeq(): number {
@@ -90,62 +87,40 @@ export class NetlinkNamespaces {
   private start(): Promise<void> {
     if (this.ready) return this.ready;
     const path = this.helperPath ?? ensureHelper();
-    const child = spawn(path, ['--no-monitor', ...(this.netns ? [this.netns] : [])], { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child = child;
+    const relay = new RelayProcess(
+      path,
+      ['--no-monitor', ...(this.netns ? [this.netns] : [])],
+      {
+        frame: (tag, p) => this.onFrame(tag, p),
+        exit: (err) => {
+          this.relay = undefined;
+          this.ready = undefined;
+          this.own = undefined;
+          for (const p of this.pending.splice(0)) p.reject(err);
+        },
+      },
+      (_kind, message) => new NetlinkNamespaceError(NetlinkNamespaceErrorCode.RelayFailed, message),
+    );
+    this.relay = relay;
     this.generation++;
-    let stderr = '';
-    this.ready = new Promise<void>((resolve, reject) => {
-      let hello = false;
-      child.stdout!.on('data', (d: Buffer) => {
-        if (!hello) {
-          hello = true;
-          resolve();
-        }
-        this.onData(d);
-      });
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('error', (e) => reject(new NetlinkNamespaceError(NetlinkNamespaceErrorCode.RelayFailed, `cannot start ${path}: ${e.message}`)));
-      child.on('exit', (code, signal) => {
-        const err = new NetlinkNamespaceError(NetlinkNamespaceErrorCode.RelayFailed, `${path} exited (${signal ?? code}): ${stderr.trim() || 'no message'}`);
-        if (!hello) reject(err);
-        this.child = undefined;
-        this.ready = undefined;
-        this.own = undefined;
-        this.inbuf = Buffer.alloc(0);
-        for (const p of this.pending.splice(0)) p.reject(err);
-      });
-      child.stdin!.on('error', () => undefined); // reported through 'exit'
-    });
+    this.ready = relay.ready;
     return this.ready;
   }
 
-  private onData(d: Buffer): void {
-    const buf = this.inbuf.length ? Buffer.concat([this.inbuf, d]) : d;
-    let off = 0;
-    while (buf.length - off >= 8) {
-      const len = buf.readUInt32LE(off);
-      if (buf.length - off < 8 + len) break;
-      const tag = buf[off + 4];
-      const p = buf.subarray(off + 8, off + 8 + len);
-      const head = this.pending[0];
-      if (head && tag === OutTag.DATAGRAM) head.datagrams.push(p.subarray(4));
-      else if (head && (tag === OutTag.OPENED || tag === OutTag.END || tag === OutTag.SYSCTL)) {
-        this.pending.shift();
-        head.resolve(p, head.datagrams);
-      }
-      off += 8 + len;
+  private onFrame(tag: number, p: Buffer): void {
+    const head = this.pending[0];
+    if (head && tag === OutTag.DATAGRAM) head.datagrams.push(p.subarray(4));
+    else if (head && (tag === OutTag.OPENED || tag === OutTag.END || tag === OutTag.SYSCTL)) {
+      this.pending.shift();
+      head.resolve(p, head.datagrams);
     }
-    this.inbuf = off < buf.length ? buf.subarray(off) : Buffer.alloc(0);
   }
 
   private async exchange(tag: number, payload: Buffer): Promise<{ frame: Buffer; datagrams: Buffer[] }> {
     await this.start();
     return new Promise((resolve, reject) => {
       this.pending.push({ datagrams: [], resolve: (frame, datagrams) => resolve({ frame, datagrams }), reject });
-      const h = Buffer.alloc(8);
-      h.writeUInt32LE(payload.length, 0);
-      h[4] = tag;
-      this.child!.stdin!.write(Buffer.concat([h, payload]));
+      this.relay!.send(tag, payload);
     });
   }
 
@@ -169,7 +144,7 @@ export class NetlinkNamespaces {
 
   /** Sends what `build` writes as one sendmsg on `s`; resolves with every reply, decoded. */
   async request(s: NamespaceSocket, build: (w: NlWriter) => void): Promise<Decoded[]> {
-    if (s.generation !== this.generation || !this.child) {
+    if (s.generation !== this.generation || !this.relay) {
       throw new NetlinkNamespaceError(NetlinkNamespaceErrorCode.RelayFailed, 'the netlink relay was restarted: the namespace socket is gone');
     }
     const w = new NlWriter(1024);
@@ -191,24 +166,18 @@ export class NetlinkNamespaces {
 
   /** Closes a socket from `open` and its namespace file. */
   close(s: NamespaceSocket): void {
-    if (s.generation !== this.generation || !this.child) return;
+    if (s.generation !== this.generation || !this.relay) return;
     const p = Buffer.alloc(16);
     p.writeUInt32LE(8, 0);
     p[4] = InTag.CLOSE;
     p.writeInt32LE(s.netnsFd, 8);
     p.writeInt32LE(s.socket, 12);
-    this.child.stdin!.write(p);
+    this.relay.write(p);
   }
 
   /** Stops the relay (its sockets and namespace files close with it). */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child) return;
-    await new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.stdin!.end();
-      setTimeout(() => child.kill('SIGKILL'), 2000).unref();
-    });
+    await this.relay?.stop();
   }
 }
 

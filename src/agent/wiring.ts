@@ -257,6 +257,8 @@ class Wiring {
     const bgp = desiredBgp(snap, this.self, { advertisePodRoutes: config.advertisePodRoutes, listenPort: config.listenPort });
     if (!this.self.ipv4) throw new AgentError(AgentErrorCode.NodeAddress, `node ${this.self.name} has no IPv4 address: the BGP identifier needs one`);
     const blog = log.child({ component: 'bgp' });
+    // A replacement is no restart of ours: its peers were told (Cease), and the wiring holds routes.
+    const restarting = this.forwardingPreserved && !replacing;
     try {
       this.speaker = new Speaker({
         localAsn: bgp.localAsn,
@@ -266,7 +268,7 @@ class Wiring {
         listen: { port: bgp.listenPort },
         // With forwarding kept, the speaker defers selection (RFC 4724 4.1) until the peers' End-of-RIB,
         // bounded by our restart time as the adoption wait was (peers' stale timers are longer).
-        gracefulRestart: { restartTime: config.gracefulRestartTime, restarting: this.forwardingPreserved && !replacing, selectionDeferralTime: Math.max(1, config.gracefulRestartTime) },
+        gracefulRestart: { restartTime: config.gracefulRestartTime, restarting, selectionDeferralTime: Math.max(1, config.gracefulRestartTime) },
         holdTime: config.holdTime,
         // Third-party next hops towards eBGP peers on the node's subnet (RFC 4271 5.1.3).
         sharedSubnet: sharedSubnetTest(this.subnets.map((s) => s.cidr)),
@@ -309,7 +311,7 @@ class Wiring {
       this.ctx.onStop({ name: 'BGP speaker', stop: () => this.speaker.closeForRestart() });
       this.speakerStopRegistered = true;
     }
-    log.info({ asn: bgp.localAsn, routerId: bgp.routerId, listenPort: bgp.listenPort, clusterRanges: bgp.clusterRanges, restarting: this.forwardingPreserved }, 'BGP speaker started');
+    log.info({ asn: bgp.localAsn, routerId: bgp.routerId, listenPort: bgp.listenPort, clusterRanges: bgp.clusterRanges, restarting }, 'BGP speaker started');
 
     // Originate first, peers second: the first table each peer gets is complete.
     this.applyOriginated(bgp.originated);
@@ -325,7 +327,7 @@ class Wiring {
 
   /**
    * Keeps the kernel's learned routes while sessions restart: they are held as adopted until the
-   * new speaker's selection deferral ends, or, when no deferral is coming, the graceful restart time.
+   * awaited peers' End-of-RIB (`onEndOfRib`), or the graceful restart time.
    */
   private holdRoutes(why: string, until: [string, DesiredPeer][]): void {
     const held = this.routes.holdLearned();
@@ -417,8 +419,9 @@ class Wiring {
   /**
    * Replaces the speaker for a new AS, listen port, cluster ID or cluster ranges: the old one ends
    * its sessions with Cease/Other Configuration Change (RFC 4486 3), so peers drop them cleanly;
-   * the new one starts as after a restart with forwarding kept (RFC 4724 4.1), the kernel's learned
-   * routes held until its selection deferral ends, and takes the peers and originated routes anew.
+   * the new one takes the peers and originated routes anew, without the R bit (every peer restarts
+   * too, so RFC 4724 4.1 would wait for none of them); the kernel's learned routes are held until
+   * each session that was up has sent End-of-RIB again, or the graceful restart time passes.
    */
   private async replaceSpeaker(changes: string[]): Promise<void> {
     this.replacing = true;
@@ -434,7 +437,6 @@ class Wiring {
       for (const key of this.peers.keys()) this.ctx.metrics.forgetPeer(key);
       this.peers.clear();
       this.originated = new Set();
-      this.forwardingPreserved = true;
       if (this.stopped) return;
       try {
         await this.startSpeaker(this.datastore.snapshot(), true);

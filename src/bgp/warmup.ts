@@ -19,7 +19,7 @@ export function warmUpReceivePath(): void {
   if (warmed) return;
   warmed = true;
   const ctx = defaultCodecContext({ fourOctetAs: true, ebgp: true });
-  // TEST-NET addresses and documentation ASNs: nothing here ever leaves the scratch RIB.
+  // 10.x.0.0/24 prefixes, documentation ASNs and next hop: nothing here ever leaves the scratch RIB.
   const addrs = new Uint32Array(PREFIXES);
   for (let i = 0; i < PREFIXES; i++) addrs[i] = (0x0a000000 + i * 256) >>> 0;
   const updates = encodeAnnouncements(
